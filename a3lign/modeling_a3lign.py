@@ -1,0 +1,354 @@
+"""A3lign-DFER: frozen CLIP + MAT + dynamic encoders + JAS, with the three BAP forward paths.
+
+Data flow (paper Fig. 2a; shapes with B clips, F frames, C classes, S sentences, T tokens, d = CLIP's
+projection width):
+
+    pixel_values_videos (B, F, 3, H, W) -> frozen CLIP vision tower -> frame embeddings (B, F, d)
+    MAT (C, S, T, D) -> [SOS] tokens "." [EOT] -> frozen CLIP text tower -> sentence embeddings (C, S, d)
+    stage 1: video = mean over F;                     class = text_dynamic_encoder(sentences)
+    stage 2: video = video_dynamic_encoder(frames);   class = text_dynamic_encoder(sentences)
+    stage 3: video = jas(frames);                     class = jas(sentences)
+    logits (B, C) = scale * cosine(video, class)
+
+Remote code: imports only torch, transformers and the sibling configuration file.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import CLIPModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.utils import ModelOutput
+
+from .configuration_a3lign import A3lignConfig
+
+# Which parameter groups train in each BAP stage (paper Fig. 2d). CLIP never trains.
+BAP_STAGE_GROUPS = {
+    1: ("mat", "text_dynamic_encoder"),
+    2: ("video_dynamic_encoder",),
+    3: ("mat", "jas"),
+}
+STAGED_GROUPS = ("mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas")
+
+# CLIP's fixed BPE vocabulary: <|startoftext|> and <|endoftext|>. Old hub configs of the OpenAI
+# checkpoints carry bos=0 / eos=2 instead; transformers special-cases eos == 2 the same way.
+CLIP_SOS_ID, CLIP_EOT_ID = 49406, 49407
+
+
+def clip_template_ids(text_config) -> tuple[int, int]:
+    """(SOS id, EOT id) of a CLIP text config, correcting the legacy bos=0 / eos=2 configs."""
+    if text_config.eos_token_id == 2:
+        return CLIP_SOS_ID, CLIP_EOT_ID
+    return text_config.bos_token_id, text_config.eos_token_id
+
+
+@dataclass
+class A3lignOutput(ModelOutput):
+    r"""
+    Output of [`A3lignModel`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Cross-entropy of `logits` against `labels`, when labels are given.
+        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
+            Scaled cosine similarities between each video and each class.
+        video_embeds (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
+            One vector per clip, from the active stage's video path.
+        class_embeds (`torch.FloatTensor` of shape `(num_labels, projection_dim)`):
+            One vector per class, from the active stage's text path.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    video_embeds: torch.FloatTensor | None = None
+    class_embeds: torch.FloatTensor | None = None
+
+
+class A3lignMAT(nn.Module):
+    """Multi-Dimensional Alignment Tokens (paper Fig. 2b): a learnable `(C, S, T, D)` tensor.
+
+    Each class owns a paragraph of S sentences of T token embeddings of CLIP's text width D. Only the
+    tokens are parameters; the template around them (SOS, ".", EOT) is looked up in the frozen CLIP
+    token embedding at run time, so it can never go stale across loading, dtype or device moves.
+    """
+
+    def __init__(self, config: A3lignConfig):
+        super().__init__()
+        width = config.clip_config.text_config.hidden_size
+        self.tokens = nn.Parameter(torch.empty(config.num_labels, config.mat_sentences, config.mat_tokens, width))
+        self.sos_id, self.eot_id = clip_template_ids(config.clip_config.text_config)
+        self.period_id = config.mat_period_token_id
+        self.context_length = None if config.mat_truncate_after_eot else config.clip_config.text_config.max_position_embeddings
+
+    @property
+    def eot_position(self) -> int:
+        return self.tokens.shape[2] + 2
+
+    def forward(self, token_embedding: nn.Embedding) -> torch.Tensor:
+        """Sentence inputs `(C * S, T + 3, D)`: `[SOS] t1 .. tT . [EOT]`, padded with EOT up to CLIP's
+        context length when `mat_truncate_after_eot` is off (the causal mask makes both identical)."""
+        tokens = self.tokens.flatten(0, 1)
+        num_sentences, length = tokens.shape[0], self.eot_position + 1
+        pad = 0 if self.context_length is None else self.context_length - length
+        ids = torch.tensor([self.sos_id, self.period_id] + [self.eot_id] * (1 + pad), device=tokens.device)
+        template = token_embedding(ids).to(tokens.dtype).unsqueeze(0).expand(num_sentences, -1, -1)
+        return torch.cat([template[:, :1], tokens, template[:, 1:]], dim=1)
+
+
+class A3lignDynamicEncoder(nn.Module):
+    """Transformer encoder over a time axis: frames of a clip, or sentences of a class (paper Fig. 2c).
+
+    `(N, L, d)` -> `pooler_output (N, d)`. Pre-LN blocks; learned positional embeddings added to the
+    inputs; pooled at a prepended class token or by the mean. The text and video dynamic encoders and
+    the JAS are three instances; the JAS is called once per modality with the same weights.
+    """
+
+    def __init__(self, config: A3lignConfig, num_layers: int):
+        super().__init__()
+        embed_dim, width = config.clip_config.projection_dim, config.dynamic_hidden_size
+        self.input_map = nn.Linear(embed_dim, width) if width != embed_dim else nn.Identity()
+        self.position_embedding = (
+            nn.Parameter(torch.empty(config.max_dynamic_length, width))
+            if config.dynamic_position_embedding == "learned"
+            else None
+        )
+        self.class_embedding = nn.Parameter(torch.empty(width)) if config.dynamic_pooling == "cls" else None
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                width,
+                config.dynamic_num_heads,
+                dim_feedforward=round(width * config.dynamic_mlp_ratio),
+                dropout=config.dynamic_dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(num_layers)
+        )
+        self.final_norm = nn.LayerNorm(width)
+        self.output_map = nn.Linear(width, embed_dim) if width != embed_dim else nn.Identity()
+
+    def stem_state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything but the blocks: what Module Synchronization's stem policy copies."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("blocks.")}
+
+    def forward(self, inputs_embeds: torch.Tensor) -> BaseModelOutputWithPooling:
+        hidden = self.input_map(inputs_embeds)
+        length = hidden.shape[1]
+        if length > self.max_length:
+            raise ValueError(f"sequence of {length} exceeds the dynamic encoders' {self.max_length} positions")
+        if self.position_embedding is not None:
+            hidden = hidden + self.position_embedding[:length].to(hidden.dtype)
+        if self.class_embedding is not None:
+            cls = self.class_embedding.to(hidden.dtype).expand(hidden.shape[0], 1, -1)
+            hidden = torch.cat([cls, hidden], dim=1)
+        for block in self.blocks:
+            hidden = block(hidden)
+        hidden = self.final_norm(hidden)
+        pooled = hidden[:, 0] if self.class_embedding is not None else hidden.mean(dim=1)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=self.output_map(pooled))
+
+    @property
+    def max_length(self) -> int:
+        return self.position_embedding.shape[0] if self.position_embedding is not None else 1 << 30
+
+
+class A3lignPreTrainedModel(PreTrainedModel):
+    config: A3lignConfig
+    config_class = A3lignConfig
+    base_model_prefix = "a3lign"
+    main_input_name = "pixel_values_videos"
+    input_modalities = ("video",)
+    _supports_sdpa = True
+    _no_split_modules = ["CLIPEncoderLayer", "A3lignDynamicEncoder"]
+    # Trainer must not rescale our loss by the world size nor skip the accumulation division.
+    accepts_loss_kwargs = False
+
+    def _init_weights(self, module):
+        config = self.config
+        if isinstance(module, A3lignMAT):
+            init.normal_(module.tokens, std=config.mat_init_std)
+        elif isinstance(module, A3lignDynamicEncoder):
+            # On the scale of the embeddings they are added to (see dynamic_position_init_std).
+            if module.position_embedding is not None:
+                init.normal_(module.position_embedding, std=config.dynamic_position_init_std)
+            if module.class_embedding is not None:
+                init.normal_(module.class_embedding, std=config.dynamic_position_init_std)
+        elif isinstance(module, A3lignModel):
+            init.constant_(module.logit_scale, math.log(config.logit_scale_init))
+        elif isinstance(module, (nn.Linear, nn.LayerNorm, nn.MultiheadAttention)):
+            super()._init_weights(module)
+
+
+class A3lignModel(A3lignPreTrainedModel):
+    """A3lign-DFER for video classification: `pixel_values_videos (B, F, 3, H, W)` -> `logits (B, C)`.
+
+    Parts, named as in the paper: `clip` (frozen towers), `mat`, `text_dynamic_encoder`,
+    `video_dynamic_encoder`, `jas`. `config.bap_stage` selects the forward path;
+    [`set_bap_stage`] also selects what trains, [`synchronize_modules`] builds the JAS.
+    """
+
+    def __init__(self, config: A3lignConfig):
+        super().__init__(config)
+        self.clip = CLIPModel._from_config(config.clip_config)
+        self.mat = A3lignMAT(config)
+        self.text_dynamic_encoder = A3lignDynamicEncoder(config, config.text_dynamic_num_layers)
+        self.video_dynamic_encoder = A3lignDynamicEncoder(config, config.video_dynamic_num_layers)
+        self.jas = A3lignDynamicEncoder(config, config.jas_num_layers)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(config.logit_scale_init)))
+        self.post_init()
+        self.set_bap_stage(config.bap_stage)
+
+    # ----- construction and loading -----------------------------------------------------------
+    @classmethod
+    def from_clip_pretrained(cls, clip_name_or_path, id2label=None, **config_overrides) -> "A3lignModel":
+        """Build a fresh A3lign model around a CLIP checkpoint (hub id or local folder), copying its weights.
+
+        Args:
+            clip_name_or_path: e.g. `"openai/clip-vit-large-patch14"` or a folder saved by `CLIPModel`.
+            id2label: `{index: name}` of the classes (default: DFEW's seven).
+            **config_overrides: any other [`A3lignConfig`] field.
+        """
+        clip = CLIPModel.from_pretrained(clip_name_or_path)
+        if id2label is not None:
+            config_overrides["id2label"] = {int(k): v for k, v in id2label.items()}
+        config = A3lignConfig(
+            clip_config=clip.config.to_dict(), clip_name_or_path=str(clip_name_or_path), **config_overrides
+        )
+        model = cls(config)
+        model.clip.load_state_dict(clip.state_dict())
+        return model
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        model = super().from_pretrained(*args, **kwargs)
+        # from_pretrained turns requires_grad back on everywhere: restore the stage's (CLIP frozen).
+        model.set_bap_stage(model.config.bap_stage)
+        return model
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # register_for_auto_class records one class per save: name every Auto entry point.
+        self.config.auto_map = {
+            "AutoConfig": "configuration_a3lign.A3lignConfig",
+            "AutoModel": "modeling_a3lign.A3lignModel",
+            "AutoModelForVideoClassification": "modeling_a3lign.A3lignModel",
+        }
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    # ----- BAP ---------------------------------------------------------------------------------
+    def staged_groups(self) -> dict[str, nn.Module]:
+        """The parameter groups BAP switches on and off, by name."""
+        return {name: getattr(self, name) for name in STAGED_GROUPS}
+
+    def set_bap_stage(self, stage: int) -> None:
+        """Select stage `stage`'s forward path and make exactly its groups trainable (paper Fig. 2d).
+
+        CLIP stays frozen; a learnable logit scale trains in every stage.
+        """
+        if stage not in BAP_STAGE_GROUPS:
+            raise ValueError(f"bap_stage={stage!r} is invalid: expected 1, 2 or 3.")
+        self.config.bap_stage = stage
+        self.clip.requires_grad_(False)
+        for name, module in self.staged_groups().items():
+            module.requires_grad_(name in BAP_STAGE_GROUPS[stage])
+        self.logit_scale.requires_grad_(self.config.logit_scale_learnable)
+
+    @torch.no_grad()
+    def synchronize_modules(self) -> None:
+        """Module Synchronization (stage 2 -> 3): initialise the JAS from the two dynamic encoders.
+
+        Block `k` of the JAS copies the block named by `config.jas_synchronization[k]` (`"video.i"`,
+        `"text.i"`, or `"init"` to keep it); the non-block parameters copy
+        `config.jas_synchronization_stem`'s. Copies, never shared parameters.
+        """
+        sources = {"video": self.video_dynamic_encoder, "text": self.text_dynamic_encoder}
+        for block, entry in zip(self.jas.blocks, self.config.jas_synchronization):
+            if entry != "init":
+                source, index = entry.split(".")
+                block.load_state_dict(sources[source].blocks[int(index)].state_dict())
+        stem = self.config.jas_synchronization_stem
+        if stem != "init":
+            self.jas.load_state_dict(sources[stem].stem_state_dict(), strict=False)
+
+    # ----- features ----------------------------------------------------------------------------
+    def get_frame_embeddings(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
+        """Frozen CLIP image features of every frame: `(B, F, 3, H, W)` -> `(B, F, d)`."""
+        if pixel_values_videos.dim() != 5:
+            raise ValueError(
+                f"pixel_values_videos must have shape (batch, frames, 3, height, width); got {tuple(pixel_values_videos.shape)}"
+            )
+        batch, frames = pixel_values_videos.shape[:2]
+        pixels = pixel_values_videos.flatten(0, 1).to(self.clip.visual_projection.weight.dtype)
+        features = self.clip.get_image_features(pixel_values=pixels, interpolate_pos_encoding=True).pooler_output
+        return features.view(batch, frames, -1)
+
+    def get_video_features(
+        self, pixel_values_videos: torch.Tensor | None = None, frame_embeddings: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One vector per clip, `(B, d)`, from pixels or from precomputed frame embeddings `(B, F, d)`."""
+        if frame_embeddings is None:
+            if pixel_values_videos is None:
+                raise ValueError("pass pixel_values_videos (B, F, 3, H, W) or frame_embeddings (B, F, d)")
+            frame_embeddings = self.get_frame_embeddings(pixel_values_videos)
+        stage = self.config.bap_stage
+        if stage == 1:  # no video-side learning yet: average over time
+            return frame_embeddings.mean(dim=1)
+        encoder = self.video_dynamic_encoder if stage == 2 else self.jas
+        return encoder(frame_embeddings).pooler_output
+
+    def get_sentence_embeddings(self) -> torch.Tensor:
+        """The MAT's sentences through the frozen CLIP text tower, pooled at EOT: `(C, S, d)`.
+
+        All C * S sentences go through in one batched pass. CLIP's text model takes no
+        `inputs_embeds`, so its parts are driven here in CLIP's own order.
+        """
+        text = self.clip.text_model
+        inputs = self.mat(text.embeddings.token_embedding).to(text.final_layer_norm.weight.dtype)
+        hidden = text.embeddings(inputs_embeds=inputs)
+        mask = create_causal_mask(config=text.config, inputs_embeds=hidden, attention_mask=None, cache=None)
+        hidden = text.encoder(inputs_embeds=hidden, attention_mask=mask, is_causal=True).last_hidden_state
+        # LayerNorm acts per position: normalising the EOT position alone is exact and cheaper.
+        pooled = text.final_layer_norm(hidden[:, self.mat.eot_position])
+        classes, sentences = self.mat.tokens.shape[:2]
+        return self.clip.text_projection(pooled).view(classes, sentences, -1)
+
+    def get_class_embeddings(self) -> torch.Tensor:
+        """One vector per class, `(C, d)`, from the active stage's text path."""
+        encoder = self.jas if self.config.bap_stage == 3 else self.text_dynamic_encoder
+        return encoder(self.get_sentence_embeddings()).pooler_output
+
+    def forward(
+        self,
+        pixel_values_videos: torch.Tensor | None = None,
+        frame_embeddings: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> A3lignOutput | tuple:
+        r"""
+        Args:
+            pixel_values_videos (`torch.FloatTensor` of shape `(batch_size, num_frames, 3, height, width)`):
+                Normalised frames, as [`A3lignVideoProcessor`] returns them.
+            frame_embeddings (`torch.FloatTensor` of shape `(batch_size, num_frames, projection_dim)`, *optional*):
+                Precomputed frozen CLIP frame features, in place of pixels.
+            labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
+                Class indices; the cross-entropy loss is returned when given.
+        """
+        video_embeds = self.get_video_features(pixel_values_videos, frame_embeddings)
+        class_embeds = self.get_class_embeddings()
+        logits = self.logit_scale.exp() * F.normalize(video_embeds, dim=-1) @ F.normalize(class_embeds, dim=-1).T
+        loss = F.cross_entropy(logits.float(), labels.to(logits.device)) if labels is not None else None
+        output = A3lignOutput(loss=loss, logits=logits, video_embeds=video_embeds, class_embeds=class_embeds)
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
+
+
+A3lignConfig.register_for_auto_class()
+A3lignModel.register_for_auto_class("AutoModelForVideoClassification")
+
+__all__ = ["A3lignModel", "A3lignPreTrainedModel", "A3lignOutput", "A3lignMAT", "A3lignDynamicEncoder"]
