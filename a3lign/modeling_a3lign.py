@@ -26,6 +26,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput
 
 from .configuration_a3lign import A3lignConfig
+from .processing_a3lign import A3lignVideoProcessor
 
 # Which parameter groups train in each BAP stage (paper Fig. 2d). CLIP never trains.
 BAP_STAGE_GROUPS = {
@@ -231,14 +232,24 @@ class A3lignModel(A3lignPreTrainedModel):
         model.set_bap_stage(model.config.bap_stage)
         return model
 
-    def save_pretrained(self, save_directory, *args, **kwargs):
+    def save_pretrained(self, save_directory, *args, video_processor: A3lignVideoProcessor | None = None, **kwargs):
+        """Save config, weights and code, and always the video processor that matches the model.
+
+        Args:
+            video_processor: the processor to save beside the model (checked against the config);
+                default: [`A3lignVideoProcessor.from_model_config`].
+        """
+        video_processor = video_processor or A3lignVideoProcessor.from_model_config(self.config)
+        video_processor.check_matches(self.config)
         # register_for_auto_class records one class per save: name every Auto entry point.
         self.config.auto_map = {
             "AutoConfig": "configuration_a3lign.A3lignConfig",
             "AutoModel": "modeling_a3lign.A3lignModel",
             "AutoModelForVideoClassification": "modeling_a3lign.A3lignModel",
         }
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        video_processor.save_pretrained(save_directory)
+        return result
 
     # ----- BAP ---------------------------------------------------------------------------------
     def staged_groups(self) -> dict[str, nn.Module]:
