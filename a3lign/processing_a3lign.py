@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 from transformers import BaseVideoProcessor
-from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PILImageResampling, SizeDict
+from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PILImageResampling
 from transformers.video_utils import VideoMetadata
 
 from .decoding_a3lign import frames_to_uint8_array, read_clip_frames, sample_segment_indices
@@ -67,8 +67,7 @@ class A3lignVideoProcessor(BaseVideoProcessor):
 
     def check_matches(self, config) -> None:
         """Raise `ValueError` if this processor would feed a model with `config` other frames than it expects."""
-        crop = (self.crop_size.height, self.crop_size.width) if isinstance(self.crop_size, SizeDict) else (
-            self.crop_size["height"], self.crop_size["width"])
+        crop = (self.crop_size.height, self.crop_size.width)  # a SizeDict once constructed
         if crop != (config.image_size, config.image_size) or self.num_frames != config.num_frames:
             raise ValueError(
                 f"video processor (crop {crop}, {self.num_frames} frames) does not match the model "
@@ -146,9 +145,8 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         Resize as at inference, then one random crop and one coin flip for the whole clip, so that
         every frame of a clip sees the same crop and the same flip (the motion stays coherent).
         """
-        size = SizeDict(**self.size) if isinstance(self.size, dict) else self.size
-        crop = SizeDict(**self.crop_size) if isinstance(self.crop_size, dict) else self.crop_size
-        video = self.resize(video, size=size, resample=self.resample)
+        crop = self.crop_size
+        video = self.resize(video, size=self.size, resample=self.resample)
         height, width = video.shape[-2:]
         if height < crop.height or width < crop.width:
             video = self.center_crop(video, crop)  # pads, as at inference

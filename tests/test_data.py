@@ -150,8 +150,9 @@ def test_check_command_reports_and_strict_fails(dfew, capsys):
     for line in ("6 listed, 3 valid clips", "missing               1", "empty                 1", "unknown_label         1",
                  "Happy 1", "Disgust 1", "Neutral 1"):
         assert line in out, line
-    with pytest.raises(FileNotFoundError):  # the test split of the miniature copy is absent
-        data_cli(["check", "--dataset", "dfew", "--data_root", str(dfew), "--fold", "2"])
+    assert data_cli(["check", "--dataset", "dfew", "--data_root", str(dfew), "--fold", "1", "--strict"]) == 1
+    assert data_cli(["check", "--dataset", "dfew", "--data_root", str(dfew), "--fold", "2"]) == 2  # no set_2
+    assert "set_2.csv' does not exist; expected layout" in capsys.readouterr().err
 
 
 # ----- the torch and datasets views ----------------------------------------------------------------

@@ -33,7 +33,11 @@ def main(argv=None) -> int:
     problems = 0
     for fold in folds:
         for split in ("train", "test"):
-            report = load_split(args.dataset, args.data_root, split, fold=fold, dfew_frames=args.dfew_frames)
+            try:
+                report = load_split(args.dataset, args.data_root, split, fold=fold, dfew_frames=args.dfew_frames)
+            except (FileNotFoundError, ValueError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
             print((f"[fold {fold}] " if fold else "") + report.format())
             problems += len(report.problems)
     if args.strict and problems:
