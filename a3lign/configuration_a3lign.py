@@ -73,8 +73,20 @@ class A3lignConfig(PreTrainedConfig):
             `"learned"` positional embeddings, or `"none"` (order-blind, for ablations). The paper's
             Table 5 shows the model uses frame order, so it needs them.
         dynamic_position_init_std (`float`, *optional*, defaults to 1.0):
-            Std of the positional embeddings' initialisation. They must start on the scale of the
-            embeddings they are added to, or order is learnt far more slowly (DESIGN.md, measured).
+            Std of the positional embeddings' (and class token's) initialisation. They must start on the
+            scale of the embeddings they are added to, or order is learnt far more slowly (measured).
+        frame_standardization (`bool`, *optional*, defaults to `True`):
+            Standardise frame embeddings per dimension with fixed statistics of the training set's frames
+            (`A3lignModel.set_frame_statistics`, computed once before training from the frozen tower; saved
+            with the weights; identity until set). Paper silent. CLIP embeddings of face crops share a
+            large common component (cosine 0.985 between clips on a random CLIP) that a cosine head and
+            per-vector norms cannot remove; with it, BAP learns where it otherwise stays at chance
+            (measured on the synthetic set). Not learnt, so stage 1 still has no video-side learning.
+        dynamic_input_norm (`bool`, *optional*, defaults to `True`):
+            LayerNorm the CLIP embeddings entering each dynamic encoder (paper silent). It gives them unit
+            per-dimension scale whatever the backbone, the scale `dynamic_position_init_std` is relative
+            to; without it, a backbone whose embeddings are small drowns them in the positional and class
+            embeddings (measured on a random CLIP: class embeddings at cosine 0.996 to each other).
         text_dynamic_num_layers (`int`, *optional*, defaults to 2):
             Blocks of the text dynamic encoder (paper figure: 2).
         video_dynamic_num_layers (`int`, *optional*, defaults to 4):
@@ -108,6 +120,8 @@ class A3lignConfig(PreTrainedConfig):
 
     model_type = "a3lign"
     sub_configs_defaults = {"clip_config": CLIPConfig}
+    # Trainer's evaluation gathers logits only (class_embeds are (C, d), not per clip).
+    keys_to_ignore_at_inference = ["video_embeds", "class_embeds"]
 
     clip_config: dict | CLIPConfig | None = None
     clip_name_or_path: str | None = None
@@ -125,6 +139,8 @@ class A3lignConfig(PreTrainedConfig):
     dynamic_pooling: str = "cls"
     dynamic_position_embedding: str = "learned"
     dynamic_position_init_std: float = 1.0
+    dynamic_input_norm: bool = True
+    frame_standardization: bool = True
     text_dynamic_num_layers: int = 2
     video_dynamic_num_layers: int = 4
     jas_num_layers: int = 4

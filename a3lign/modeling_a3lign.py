@@ -104,14 +104,16 @@ class A3lignMAT(nn.Module):
 class A3lignDynamicEncoder(nn.Module):
     """Transformer encoder over a time axis: frames of a clip, or sentences of a class (paper Fig. 2c).
 
-    `(N, L, d)` -> `pooler_output (N, d)`. Pre-LN blocks; learned positional embeddings added to the
-    inputs; pooled at a prepended class token or by the mean. The text and video dynamic encoders and
+    `(N, L, d)` -> `pooler_output (N, d)`. Inputs layer-normalised; learned positional embeddings added;
+    pre-LN blocks; pooled at a prepended class token or by the mean. The text and video dynamic encoders and
     the JAS are three instances; the JAS is called once per modality with the same weights.
     """
 
     def __init__(self, config: A3lignConfig, num_layers: int):
         super().__init__()
         embed_dim, width = config.clip_config.projection_dim, config.dynamic_hidden_size
+        # Unit scale whatever the backbone: the scale positional and class embeddings start at.
+        self.input_norm = nn.LayerNorm(embed_dim) if config.dynamic_input_norm else nn.Identity()
         self.input_map = nn.Linear(embed_dim, width) if width != embed_dim else nn.Identity()
         self.position_embedding = (
             nn.Parameter(torch.empty(config.max_dynamic_length, width))
@@ -138,8 +140,18 @@ class A3lignDynamicEncoder(nn.Module):
         """Everything but the blocks: what Module Synchronization's stem policy copies."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("blocks.")}
 
+    @torch.no_grad()
+    def copy_stem_from(self, other: "A3lignDynamicEncoder") -> None:
+        """Copy `other`'s non-block parameters into this encoder (a method, so that wrappers such as
+        peft's modules-to-save delegate it to the module that trains)."""
+        own, theirs = self.stem_state_dict(), other.stem_state_dict()
+        if own.keys() != theirs.keys():
+            raise ValueError(f"encoders differ in their stems: {sorted(own.keys() ^ theirs.keys())}")
+        for name, value in theirs.items():
+            own[name].copy_(value)
+
     def forward(self, inputs_embeds: torch.Tensor) -> BaseModelOutputWithPooling:
-        hidden = self.input_map(inputs_embeds)
+        hidden = self.input_map(self.input_norm(inputs_embeds))
         length = hidden.shape[1]
         if length > self.max_length:
             raise ValueError(f"sequence of {length} exceeds the dynamic encoders' {self.max_length} positions")
@@ -182,6 +194,8 @@ class A3lignPreTrainedModel(PreTrainedModel):
                 init.normal_(module.class_embedding, std=config.dynamic_position_init_std)
         elif isinstance(module, A3lignModel):
             init.constant_(module.logit_scale, math.log(config.logit_scale_init))
+            init.zeros_(module.frame_mean)
+            init.ones_(module.frame_std)
         elif isinstance(module, (nn.Linear, nn.LayerNorm, nn.MultiheadAttention)):
             super()._init_weights(module)
 
@@ -202,6 +216,10 @@ class A3lignModel(A3lignPreTrainedModel):
         self.video_dynamic_encoder = A3lignDynamicEncoder(config, config.video_dynamic_num_layers)
         self.jas = A3lignDynamicEncoder(config, config.jas_num_layers)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(config.logit_scale_init)))
+        # Fixed training-set statistics of the frozen frame embeddings (identity until set).
+        embed_dim = config.clip_config.projection_dim
+        self.register_buffer("frame_mean", torch.zeros(embed_dim))
+        self.register_buffer("frame_std", torch.ones(embed_dim))
         self.post_init()
         self.set_bap_stage(config.bap_stage)
 
@@ -284,7 +302,16 @@ class A3lignModel(A3lignPreTrainedModel):
                 block.load_state_dict(sources[source].blocks[int(index)].state_dict())
         stem = self.config.jas_synchronization_stem
         if stem != "init":
-            self.jas.load_state_dict(sources[stem].stem_state_dict(), strict=False)
+            self.jas.copy_stem_from(sources[stem])
+
+    @torch.no_grad()
+    def set_frame_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Set the per-dimension mean and std `(d,)` that standardise frame embeddings
+        (`config.frame_standardization`); compute them on the training set's frames, once."""
+        if mean.shape != self.frame_mean.shape or std.shape != self.frame_std.shape or (std <= 0).any():
+            raise ValueError(f"frame statistics must be two ({self.frame_mean.numel()},) tensors, std > 0")
+        self.frame_mean.copy_(mean)
+        self.frame_std.copy_(std)
 
     # ----- features ----------------------------------------------------------------------------
     def get_frame_embeddings(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
@@ -306,6 +333,8 @@ class A3lignModel(A3lignPreTrainedModel):
             if pixel_values_videos is None:
                 raise ValueError("pass pixel_values_videos (B, F, 3, H, W) or frame_embeddings (B, F, d)")
             frame_embeddings = self.get_frame_embeddings(pixel_values_videos)
+        if self.config.frame_standardization:
+            frame_embeddings = (frame_embeddings - self.frame_mean) / self.frame_std
         stage = self.config.bap_stage
         if stage == 1:  # no video-side learning yet: average over time
             return frame_embeddings.mean(dim=1)

@@ -141,24 +141,29 @@ def validate_split(dataset: str, split: str, listed: list[ListedClip], label_to_
 class ClipDataset(torch.utils.data.Dataset):
     """Valid clips -> `{"pixel_values_videos": (F, 3, crop, crop), "labels": int}`, decoded on access.
 
-    Training: a random frame per segment and one random crop + flip per clip (`processor.augment`).
-    Evaluation: segment centres, resize and centre crop (exactly what the pipeline does).
-    Decoding runs in DataLoader workers; their RNGs are seeded per worker by PyTorch.
+    Training: a random frame per segment (`random_segments`) and one random crop + flip per clip
+    (`augment`, via `processor.augment`). Evaluation: segment centres, resize and centre crop (exactly
+    what the pipeline does). Decoding runs in DataLoader workers; PyTorch seeds their RNGs per worker.
     """
 
-    def __init__(self, clips: list[Clip], processor, training: bool = False):
+    def __init__(self, clips: list[Clip], processor, training: bool = False, random_segments: bool = True, augment: bool = True):
         self.clips = clips
         self.processor = processor
         self.training = training
+        self.random_segments = random_segments
+        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict:
         clip = self.clips[index]
-        if self.training:
-            frames, _ = self.processor.load_clip(clip.path, training=True)
+        if self.training and self.augment:
+            frames, _ = self.processor.load_clip(clip.path, training=self.random_segments)
             pixels = self.processor.augment(frames)
+        elif self.training:
+            frames, _ = self.processor.load_clip(clip.path, training=self.random_segments)
+            pixels = self.processor(frames.permute(0, 2, 3, 1).numpy())["pixel_values_videos"][0]
         else:
             pixels = self.processor(os.fspath(clip.path))["pixel_values_videos"][0]
         return {"pixel_values_videos": pixels, "labels": clip.label}

@@ -65,25 +65,25 @@ def _draw_face(look: dict, p: dict, drift: tuple[float, float]) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     s = look["scale"] * size / 64
     cx, cy = size / 2 + look["dx"] + drift[0], size / 2 + look["dy"] + drift[1]
-    draw.ellipse([cx - 22 * s, cy - 26 * s, cx + 22 * s, cy + 26 * s], fill=look["skin"])
-    dark = (30, 20, 20)
+    draw.ellipse([cx - 26 * s, cy - 29 * s, cx + 26 * s, cy + 29 * s], fill=look["skin"])
+    dark, stroke = (30, 20, 20), max(2, round(4 * s))  # bold parts: each spans several CLIP patches
     for side in (-1, 1):  # eyes and brows
-        ex, ey = cx + side * 9 * s, cy - 6 * s
-        squint = p["eye_open"] * (1 - 0.6 * p["asym"] * (side == 1))
-        h = max(0.6, 3.5 * s * squint)
-        draw.ellipse([ex - 3.5 * s, ey - h, ex + 3.5 * s, ey + h], fill=dark)
-        by = ey - 7 * s - 4 * s * p["brow_raise"]
-        inner, outer = by + 4 * s * p["brow_tilt"], by - 2 * s * p["brow_tilt"]
-        draw.line([ex - side * 5 * s, inner, ex + side * 5 * s, outer], fill=dark, width=max(1, round(2 * s)))
-    my, mw = cy + 13 * s, 10 * s
+        ex, ey = cx + side * 11 * s, cy - 7 * s
+        squint = p["eye_open"] * (1 - 0.7 * p["asym"] * (side == 1))
+        h = max(0.8, 5 * s * squint)
+        draw.ellipse([ex - 5 * s, ey - h, ex + 5 * s, ey + h], fill=dark)
+        by = ey - 10 * s - 6 * s * p["brow_raise"]
+        inner, outer = by + 6 * s * p["brow_tilt"], by - 3 * s * p["brow_tilt"]
+        draw.line([ex - side * 7 * s, inner, ex + side * 7 * s, outer], fill=dark, width=stroke)
+    my, mw = cy + 15 * s, 14 * s
     if p["mouth_open"] > 0.05:
-        oh = 7 * s * p["mouth_open"]
+        oh = 10 * s * p["mouth_open"]
         draw.ellipse([cx - mw * 0.6, my - oh, cx + mw * 0.6, my + oh], fill=(90, 10, 20))
     else:
-        curve = 5 * s * p["smile"]
-        lift = 5 * s * p["asym"]
+        curve = 8 * s * p["smile"]
+        lift = 8 * s * p["asym"]
         points = [(cx - mw, my - curve - lift), (cx, my + curve), (cx + mw, my - curve)]
-        draw.line(points, fill=(120, 20, 30), width=max(1, round(2 * s)))
+        draw.line(points, fill=(120, 20, 30), width=stroke)
     return np.asarray(image)
 
 
@@ -94,8 +94,9 @@ def render_clip(label: str, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     length = int(rng.integers(8, 49))
     look = dict(
-        background=tuple(int(v) for v in rng.integers(0, 120, 3)),
-        skin=tuple(int(v) for v in rng.integers(150, 256, 3)),
+        # Colours jitter around one palette: enough to vary, not enough to drown the expression.
+        background=tuple(int(v) for v in np.array([40, 45, 60]) + rng.integers(-20, 21, 3)),
+        skin=tuple(int(v) for v in np.array([220, 185, 160]) + rng.integers(-30, 31, 3)),
         scale=float(rng.uniform(0.9, 1.05)),
         dx=float(rng.uniform(-2, 2)),
         dy=float(rng.uniform(-2, 2)),

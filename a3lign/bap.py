@@ -1,0 +1,243 @@
+"""BAP, the Bidirectional Alignment Training Paradigm (paper Fig. 2d), driving a standard `Trainer`.
+
+    stage 1 (E1 epochs): train MAT + text dynamic encoder; video = frames averaged over time
+    stage 2 (E2 epochs): train the video dynamic encoder; MAT and text side frozen
+    Module Synchronization, then
+    stage 3 (E3 epochs): train MAT + JAS; both modalities through the JAS
+
+The optimizer and the DDP wrapper are built once, while every staged group is trainable (a group
+frozen at wrap time and trained later makes DDP ranks diverge silently). `BAPCallback` then switches
+`requires_grad` per stage at each epoch start, deriving the stage from the global step, so that a run
+resumed from any checkpoint lands in the right stage. Frozen groups get no gradient, so neither the
+optimizer nor its weight decay touches them.
+
+Learning rates (the paper is silent): one peak rate per stage (`stage_learning_rates`), times
+`mat_lr_multiplier` for the MAT, with a linear warm-up over `stage_warmup_ratio` of each stage and a cosine
+decay to zero within each stage. Optimizer state (momentum) is reset at each stage start.
+"""
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from transformers import Trainer, TrainerCallback
+
+from .modeling_a3lign import BAP_STAGE_GROUPS, STAGED_GROUPS, A3lignModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BAPArguments:
+    """The BAP schedule and its per-stage optimisation."""
+
+    stage_epochs: list[int] = field(
+        default_factory=lambda: [40, 30, 30], metadata={"help": "Epochs of stages 1, 2, 3 (paper: 40 30 30); 0 skips a stage."}
+    )
+    stage_learning_rates: list[float] = field(
+        default_factory=lambda: [1e-3, 1e-3, 1e-3], metadata={"help": "Peak learning rate of each stage (paper silent)."}
+    )
+    mat_lr_multiplier: float = field(default=1.0, metadata={"help": "The MAT's learning rate relative to the stage's."})
+    stage_warmup_ratio: float = field(default=0.1, metadata={"help": "Linear warm-up, as a fraction of each stage."})
+
+    def __post_init__(self):
+        if len(self.stage_epochs) != 3 or min(self.stage_epochs) < 0 or sum(self.stage_epochs) == 0:
+            raise ValueError(f"stage_epochs={self.stage_epochs}: expected three non-negative epoch counts, not all 0")
+        if not 0 <= self.stage_warmup_ratio < 1:
+            raise ValueError(f"stage_warmup_ratio={self.stage_warmup_ratio}: expected a fraction in [0, 1)")
+        if len(self.stage_learning_rates) != 3 or min(self.stage_learning_rates) < 0:
+            raise ValueError(f"stage_learning_rates={self.stage_learning_rates}: expected three non-negative rates")
+
+    @property
+    def total_epochs(self) -> int:
+        return sum(self.stage_epochs)
+
+    def stage_at_epoch(self, epoch: int) -> int:
+        """The stage of 0-based `epoch` (stages with 0 epochs are skipped)."""
+        end = 0
+        for stage, epochs in enumerate(self.stage_epochs, 1):
+            end += epochs
+            if epoch < end:
+                return stage
+        return max(s for s, e in enumerate(self.stage_epochs, 1) if e)
+
+    def stage_bounds(self, stage: int) -> tuple[int, int]:
+        """First and one-past-last epoch of a stage."""
+        start = sum(self.stage_epochs[: stage - 1])
+        return start, start + self.stage_epochs[stage - 1]
+
+
+def unwrap(model: nn.Module) -> A3lignModel:
+    """The A3lignModel inside DDP / peft wrappers."""
+    model = getattr(model, "module", model)
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    return model
+
+
+def parameter_groups(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
+    """Named parameters by BAP group: the staged groups, `logit_scale`, and LoRA adapters per tower."""
+    groups = {name: [] for name in (*STAGED_GROUPS, "logit_scale", "text_lora", "vision_lora")}
+    for name, param in model.named_parameters():
+        parts = name.split(".")
+        if "lora_" in name:
+            groups["text_lora" if "text_model" in parts else "vision_lora"].append((name, param))
+            continue
+        for group in (*STAGED_GROUPS, "logit_scale"):
+            if group in parts:
+                groups[group].append((name, param))
+                break
+    return groups
+
+
+def stage_trains(group: str, stage: int, model: A3lignModel) -> bool:
+    """Whether `group` trains in `stage`: the paper's groups, the logit scale if learnable, and LoRA
+    adapters with their side (text adapters with the MAT in stages 1 and 3, vision adapters with the
+    video side in stages 2 and 3)."""
+    if group == "logit_scale":
+        return model.config.logit_scale_learnable
+    if group == "text_lora":
+        return stage in (1, 3)
+    if group == "vision_lora":
+        return stage in (2, 3)
+    return group in BAP_STAGE_GROUPS[stage]
+
+
+def apply_stage(model: nn.Module, stage: int) -> None:
+    """Set the forward path and exactly the trainable parameters of `stage`, through any wrapper."""
+    base = unwrap(model)
+    base.set_bap_stage(stage)
+    for group, params in parameter_groups(base).items():
+        for name, param in params:
+            # peft keeps a frozen original beside each trained copy of a module it saves.
+            param.requires_grad_(stage_trains(group, stage, base) and ".original_module." not in name)
+
+
+def unfreeze_all_stages(model: nn.Module) -> None:
+    """Make every group that trains in some stage trainable: the state the optimizer and DDP are built in."""
+    base = unwrap(model)
+    for group, params in parameter_groups(base).items():
+        trains = any(stage_trains(group, stage, base) for stage in (1, 2, 3))
+        for name, param in params:
+            param.requires_grad_(trains and ".original_module." not in name)
+
+
+class BAPCallback(TrainerCallback):
+    """Switches BAP stages at epoch boundaries; synchronizes modules once, entering stage 3."""
+
+    def __init__(self, bap: BAPArguments):
+        self.bap = bap
+        self.stage = None
+        self.synchronizations = 0
+
+    def _epoch(self, state) -> int:
+        steps_per_epoch = max(1, state.max_steps // self.bap.total_epochs)
+        return state.global_step // steps_per_epoch
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        epoch = self._epoch(state)
+        self.stage = self.bap.stage_at_epoch(epoch)
+        if state.global_step == 0 and self.stage == 3:  # a run that starts in stage 3
+            self._synchronize(model)
+        apply_stage(model, self.stage)
+        logger.info("BAP: %s at epoch %d in stage %d", "resumed" if state.global_step else "starting", epoch, self.stage)
+
+    def on_epoch_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        stage = self.bap.stage_at_epoch(self._epoch(state))
+        if stage == self.stage:
+            return
+        logger.info("BAP: stage %d -> %d at epoch %d", self.stage, stage, self._epoch(state))
+        if stage == 3:
+            self._synchronize(model)
+        apply_stage(model, stage)
+        if optimizer is not None:
+            optimizer.state.clear()  # no momentum carried from another stage's objective
+        self.stage = stage
+
+    def _synchronize(self, model) -> None:
+        unwrap(model).synchronize_modules()
+        self.synchronizations += 1
+        logger.info("BAP: Module Synchronization (%s)", ", ".join(unwrap(model).config.jas_synchronization))
+
+
+class StageLR:
+    """Learning rate of one parameter group at a global step: warm-up then cosine within each stage.
+
+    Holds plain numbers only: `LambdaLR.state_dict()` saves a callable object's `__dict__` in checkpoints.
+    """
+
+    def __init__(self, peaks: list[float], stage_epochs: list[int], steps_per_epoch: int, warmup_ratio: float):
+        self.peaks = list(peaks)  # per stage; 0 where the group does not train
+        self.stage_epochs = list(stage_epochs)
+        self.steps_per_epoch, self.warmup_ratio = steps_per_epoch, warmup_ratio
+
+    def __call__(self, step: int) -> float:
+        bap = BAPArguments(stage_epochs=self.stage_epochs)
+        stage = bap.stage_at_epoch(step // self.steps_per_epoch)
+        first, last = (e * self.steps_per_epoch for e in bap.stage_bounds(stage))
+        length = max(1, last - first)
+        progress = (step - first) / length
+        if progress < self.warmup_ratio:
+            shape = (step - first + 1) / (self.warmup_ratio * length)
+        else:
+            shape = 0.5 * (1 + math.cos(math.pi * (progress - self.warmup_ratio) / max(1e-8, 1 - self.warmup_ratio)))
+        return self.peaks[stage - 1] * min(1.0, shape)
+
+
+class BAPTrainer(Trainer):
+    """A `Trainer` whose optimizer holds one parameter group per BAP group and whose schedule follows
+    the stages. Everything else (loop, DDP, mixed precision, checkpoints, logging) is the stock Trainer."""
+
+    def __init__(self, *args, bap: BAPArguments, **kwargs):
+        self.bap = bap
+        self.bap_callback = BAPCallback(bap)
+        super().__init__(*args, **kwargs)
+        self.add_callback(self.bap_callback)
+
+    def train(self, *args, **kwargs):
+        # The optimizer and DDP see every staged group trainable; the callback then sets the stage.
+        unfreeze_all_stages(self.model)
+        return super().train(*args, **kwargs)
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None:
+            return self.optimizer
+        model = self.model if model is None else model
+        decay = set(self.get_decay_parameter_names(model))
+        groups = []
+        for group, params in parameter_groups(unwrap(model)).items():
+            trainable = [(n, p) for n, p in params if p.requires_grad]
+            for decays in (True, False):
+                members = [p for n, p in trainable if (self._prefixed(n, model) in decay) == decays]
+                if members:
+                    groups.append({"params": members, "weight_decay": self.args.weight_decay if decays else 0.0,
+                                   "lr": 1.0, "bap_group": group})
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        optimizer_kwargs.pop("lr", None)
+        self.optimizer = optimizer_cls(groups, lr=1.0, **optimizer_kwargs)
+        return self.optimizer
+
+    @staticmethod
+    def _prefixed(name: str, model: nn.Module) -> str:
+        """`name` as `get_decay_parameter_names(model)` spells it (a peft wrapper adds a prefix)."""
+        base_prefix = "base_model.model." if hasattr(model, "get_base_model") else ""
+        return base_prefix + name
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            optimizer = optimizer or self.optimizer
+            steps_per_epoch = max(1, num_training_steps // self.bap.total_epochs)
+            base = unwrap(self.model)
+            # Param groups start at lr 1.0: each lambda returns the absolute learning rate.
+            functions = []
+            for group in optimizer.param_groups:
+                name = group["bap_group"]
+                multiplier = self.bap.mat_lr_multiplier if name == "mat" else 1.0
+                peaks = [lr * multiplier if stage_trains(name, stage, base) else 0.0
+                         for stage, lr in enumerate(self.bap.stage_learning_rates, 1)]
+                functions.append(StageLR(peaks, self.bap.stage_epochs, steps_per_epoch, self.bap.stage_warmup_ratio))
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, functions)
+            self._created_lr_scheduler = True
+        return self.lr_scheduler

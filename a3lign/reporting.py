@@ -1,0 +1,146 @@
+"""What a training run leaves beside its model: metrics.json, a model card, a confusion-matrix PNG and a
+training-curve PNG with the BAP stage boundaries marked."""
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def epoch_history(log_history: list[dict]) -> dict[int, dict]:
+    """Trainer's log history folded per epoch: `{epoch: {"loss", "eval_loss", "eval_uar", ...}}` (epochs from 1)."""
+    epochs: dict[int, dict] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        epoch = max(1, math.ceil(round(entry["epoch"], 6)))
+        epochs.setdefault(epoch, {}).update({k: v for k, v in entry.items() if isinstance(v, (int, float))})
+    return epochs
+
+
+def plot_training_curves(history: dict[int, dict], stage_epochs: list[int], path: Path) -> None:
+    """Losses and UAR / WAR per epoch; dashed lines where a BAP stage ends."""
+    figure, (losses, recalls) = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = sorted(history)
+    for key, label in (("loss", "train loss"), ("eval_loss", "test loss")):
+        points = [(e, history[e][key]) for e in epochs if key in history[e]]
+        if points:
+            losses.plot(*zip(*points), marker="o", label=label)
+    for key, label in (("eval_uar", "UAR"), ("eval_war", "WAR")):
+        points = [(e, history[e][key]) for e in epochs if key in history[e]]
+        if points:
+            recalls.plot(*zip(*points), marker="o", label=label)
+    boundary = 0
+    for stage, count in enumerate(stage_epochs[:-1], 1):
+        boundary += count
+        for axis in (losses, recalls):
+            axis.axvline(boundary + 0.5, color="grey", linestyle="--", linewidth=1)
+        recalls.text(boundary + 0.5, 1, f" end of stage {stage}", rotation=90, va="bottom", fontsize=8, color="grey")
+    losses.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    recalls.set(xlabel="epoch", ylabel="%", title="test UAR / WAR", ylim=(0, 100))
+    for axis in (losses, recalls):
+        axis.legend()
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path) -> None:
+    """Row-normalised confusion matrix (rows: true class), with counts."""
+    size = len(labels)
+    figure, axis = plt.subplots(figsize=(1 + 0.7 * size, 1 + 0.6 * size))
+    totals = [max(1, sum(row)) for row in matrix]
+    normalised = [[value / total for value in row] for row, total in zip(matrix, totals)]
+    axis.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    for i in range(size):
+        for j in range(size):
+            axis.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=8,
+                      color="white" if normalised[i][j] > 0.5 else "black")
+    axis.set_xticks(range(size), labels, rotation=45, ha="right")
+    axis.set_yticks(range(size), labels)
+    axis.set(xlabel="predicted", ylabel="true")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def recall_table(result: dict, labels: list[str]) -> str:
+    lines = ["| class | recall (%) |", "|---|---|"]
+    lines += [f"| {name} | {value:.2f} |" for name, value in zip(labels, result["per_class_recall"])]
+    return "\n".join(lines)
+
+
+def write_model_card(path: Path, run: dict) -> None:
+    """A model card: method, data, fold, schedule, final and best-epoch metrics, per-class recall."""
+    final, best = run["final"], run.get("best_epoch")
+    best_line = (
+        f"Best epoch on the test split (reported beside, not selected): epoch {best['epoch']}, "
+        f"UAR {best['uar']:.2f} / WAR {best['war']:.2f}." if best else ""
+    )
+    text = f"""---
+library_name: transformers
+pipeline_tag: video-classification
+tags: [a3lign, dynamic-facial-expression-recognition, clip]
+---
+
+# A3lign-DFER: {run['dataset']}{f" fold {run['fold']}" if run.get('fold') else ""}
+
+A3lign-DFER (Tao et al., arXiv 2403.04294): a frozen CLIP (`{run['clip_model']}`) with
+Multi-Dimensional Alignment Tokens, text and video dynamic encoders and a Joint Dynamic Alignment
+Synchronizer, trained with the three-stage Bidirectional Alignment Training Paradigm.
+
+- Data: `{run['dataset']}` ({run['train_clips']} training clips, {run['test_clips']} test clips).
+- Stages: {run['stage_epochs'][0]} + {run['stage_epochs'][1]} + {run['stage_epochs'][2]} epochs, peak learning rates
+  {', '.join(f'{lr:g}' for lr in run['stage_learning_rates'])}, optimizer `{run['optim']}`, batch {run['total_batch_size']}.
+- LoRA on the CLIP towers: {run.get('lora') or 'none (CLIP frozen, as in the paper)'}.
+
+## Results (last epoch; the model in this folder)
+
+| UAR (%) | WAR (%) |
+|---|---|
+| {final['uar']:.2f} | {final['war']:.2f} |
+
+{best_line}
+
+{recall_table(final, run['labels'])}
+
+![confusion matrix](confusion_matrix.png)
+![training curves](training_curves.png)
+
+## Use
+
+```python
+from transformers import pipeline
+classify = pipeline("video-classification", model="path/to/this/folder", trust_remote_code=True)
+classify("clip.mp4")
+```
+"""
+    path.write_text(text)
+
+
+def _json_safe(value):
+    """NaN (the recall of a class absent from the test split) as null: JSON has no NaN."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_metrics(path: Path, run: dict) -> None:
+    final = run["final"]
+    payload = {
+        "uar": final["uar"], "war": final["war"],
+        "per_class_recall": dict(zip(run["labels"], final["per_class_recall"])),
+        "confusion_matrix": final["confusion_matrix"], "num_test_clips": sum(map(sum, final["confusion_matrix"])),
+        "best_epoch": run.get("best_epoch"), "per_stage": run.get("per_stage"),
+        "dataset": run["dataset"], "fold": run.get("fold"), "stage_epochs": run["stage_epochs"],
+    }
+    path.write_text(json.dumps(_json_safe(payload), indent=2))

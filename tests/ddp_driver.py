@@ -1,0 +1,18 @@
+"""Runs train_bap.main and saves this process's final weights: `python tests/ddp_driver.py OUT ARGS...`,
+under torchrun or alone (the multi-process test compares the two)."""
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import train_bap  # noqa: E402
+
+if __name__ == "__main__":
+    out, argv = Path(sys.argv[1]), sys.argv[2:]
+    runs = train_bap.main(argv)
+    rank = int(os.environ.get("RANK", "0"))
+    weights = {name: value.detach().clone() for name, value in runs[0]["model"].state_dict().items()}
+    torch.save({"weights": weights, "final": runs[0]["final"]}, out / f"weights_rank{rank}.pt")

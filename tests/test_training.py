@@ -1,0 +1,222 @@
+"""train_bap.py end to end: outputs, YAML, tensorboard, multi-process equality, LoRA, evaluation, folds."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModel, AutoModelForVideoClassification, TrainerCallback, TrainingArguments
+
+import train_bap
+from a3lign import A3lignModel
+from a3lign.bap import BAPArguments, BAPTrainer
+from a3lign.configuration_a3lign import DFEW_LABELS
+from a3lign.data import synthesize
+from a3lign.evaluate import main as evaluate_cli
+from a3lign.training import ModelArguments, build_model
+
+from .test_bap import PixelClips
+from .videos import noise_frames, write_frame_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """28 training clips (4 per class) and 21 test clips (3 per class): batches of 4 divide the training set."""
+    return synthesize(tmp_path_factory.mktemp("synthetic"), clips_per_class=4, test_clips_per_class=3, seed=3)
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    from transformers import CLIPModel
+
+    from .conftest import tiny_clip_config
+
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("clip") / "tiny-clip"
+    CLIPModel(tiny_clip_config()).save_pretrained(path)
+    return path
+
+
+def common_flags(data_root, clip_dir, dataset="synthetic"):
+    return [
+        "--dataset", dataset, "--data_root", str(data_root), "--clip_model", str(clip_dir),
+        "--image_size", "32", "--num_frames", "4", "--mat_sentences", "2", "--mat_tokens", "5",
+        "--optim", "adamw_torch", "--stage_learning_rates", "0.01", "0.01", "0.01",
+        "--dataloader_num_workers", "0", "--use_cpu", "true", "--disable_tqdm", "true",
+        "--config_overrides", '{"dynamic_dropout": 0.0}',
+    ]
+
+
+def test_train_bap_from_yaml_writes_a_complete_run_folder(tmp_path, synthetic, clip_dir):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "stage_epochs: [1, 1, 1]\nper_device_train_batch_size: 4\nsave_total_limit: 1\nreport_to: tensorboard\n"
+        "train_augment: true\n"
+    )
+    out = tmp_path / "run"
+    runs = train_bap.main([str(config), *common_flags(synthetic, clip_dir), "--output_dir", str(out)])
+    run = runs[0]
+    assert set(run["per_stage"]) == {1, 2, 3} and run["train_clips"] == 28 and run["test_clips"] == 21
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["uar"] <= 100 and 0 <= metrics["war"] <= 100
+    assert list(metrics["per_class_recall"]) == list(DFEW_LABELS)
+    assert metrics["num_test_clips"] == 21 and metrics["stage_epochs"] == [1, 1, 1]
+    # The last epoch is the result: the final figures are the epoch-3 evaluation's.
+    assert metrics["uar"] == pytest.approx(run["per_stage"][3]["uar"])
+    card = (out / "README.md").read_text()
+    assert f"| {metrics['uar']:.2f} | {metrics['war']:.2f} |" in card and "Best epoch" in card and "| Fear |" in card
+    for png in ("confusion_matrix.png", "training_curves.png"):
+        assert (out / png).read_bytes()[:8] == PNG
+    assert len(list(out.glob("checkpoint-*"))) == 1  # retention limit
+    assert list(out.rglob("events.out.tfevents*")), "tensorboard wrote nothing"
+
+    model = AutoModelForVideoClassification.from_pretrained(out)
+    assert model.config.bap_stage == 3 and model.config.id2label == dict(enumerate(DFEW_LABELS))
+    assert not torch.equal(model.frame_std, torch.ones_like(model.frame_std)), "frame statistics were not set"
+    assert (out / "video_preprocessor_config.json").exists()
+
+    # Evaluation on its own, in order and with shuffled frames (Table 5's protocol).
+    plain = evaluate_cli(["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic), "--num_workers", "0"])
+    assert plain["num_clips"] == 21 and plain["uar"] == pytest.approx(metrics["uar"])
+    shuffled = evaluate_cli(["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic),
+                             "--num_workers", "0", "--shuffle_frames"])
+    assert shuffled["num_clips"] == 21 and (out / "eval_synthetic_shuffled.json").exists()
+
+
+def test_two_processes_match_one(tmp_path, synthetic, clip_dir):
+    """DDP (gloo, CPU): identical weights on both ranks, equal to one process with the same global batch."""
+    # SGD (the paper's): updates linear in the gradients. Adam turns float-level noise in gradients that
+    # are exactly zero in theory (attention key biases) into learning-rate-sized steps.
+    flags = [*common_flags(synthetic, clip_dir), "--optim", "sgd", "--optim_args", "momentum=0.9",
+             "--stage_epochs", "1", "1", "1", "--save_strategy", "no",
+             "--train_random_segments", "false", "--train_augment", "false", "--report_to", "none"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    single, double = tmp_path / "single", tmp_path / "double"
+    single.mkdir(), double.mkdir()
+    driver = str(ROOT / "tests" / "ddp_driver.py")
+    commands = {
+        single: [sys.executable, driver, str(single), *flags, "--output_dir", str(single),
+                 "--per_device_train_batch_size", "4"],
+        double: [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+                 driver, str(double), *flags, "--output_dir", str(double), "--per_device_train_batch_size", "2",
+                 "--ddp_backend", "gloo"],
+    }
+    for folder, command in commands.items():
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-4000:]
+    rank0, rank1 = (torch.load(double / f"weights_rank{r}.pt") for r in (0, 1))
+    alone = torch.load(single / "weights_rank0.pt")
+    for name, value in rank0["weights"].items():
+        assert torch.equal(value, rank1["weights"][name]), f"ranks differ in {name}"
+        torch.testing.assert_close(value, alone["weights"][name], atol=2e-5, rtol=1e-4, msg=name)
+    # Evaluation counted every one of the 21 test clips once (not padded, not dropped).
+    assert sum(map(sum, rank0["final"]["confusion_matrix"])) == 21
+    assert json.loads((double / "metrics.json").read_text())["num_test_clips"] == 21
+
+
+class GroupSnapshots(TrainerCallback):
+    def __init__(self):
+        self.states = []
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        self.states.append({n: p.detach().clone() for n, p in model.named_parameters()})
+
+
+def test_lora_trains_adapters_with_the_stages_and_merges(tmp_path, tester, clip_dir):
+    model_args = ModelArguments(clip_model=str(clip_dir), image_size=32, num_frames=4, mat_sentences=2, mat_tokens=5,
+                                lora_r=2, lora_target="both", config_overrides='{"dynamic_dropout": 0.0}')
+    torch.manual_seed(0)
+    model = build_model(model_args, {i: f"c{i}" for i in range(3)}, first_stage=1)
+    bap = BAPArguments(stage_epochs=[1, 1, 1], stage_learning_rates=[1e-2] * 3, stage_warmup_ratio=0.0)
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=4, num_train_epochs=3, use_cpu=True,
+                             save_strategy="no", report_to=[], optim="adamw_torch", disable_tqdm=True,
+                             remove_unused_columns=False)
+    trainer = BAPTrainer(model=model, args=args, bap=bap, train_dataset=PixelClips(8, model.config))
+    snapshots = GroupSnapshots()
+    trainer.add_callback(snapshots)
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainer.train()
+    states = [start] + snapshots.states
+
+    def moved(epoch, predicate):
+        return {n for n in states[0] if predicate(n) and not torch.equal(states[epoch][n], states[epoch + 1][n])}
+
+    def kind(name):
+        if "lora_" in name:
+            return "text_lora" if "text_model" in name else "vision_lora"
+        if ".original_module." in name:
+            return "original"
+        for group in ("mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas"):
+            if f".{group}." in name:
+                return group
+        return "clip"
+
+    expected = {0: {"mat", "text_dynamic_encoder", "text_lora"}, 1: {"video_dynamic_encoder", "vision_lora"},
+                2: {"mat", "jas", "text_lora", "vision_lora"}}
+    for epoch, groups in expected.items():
+        assert {kind(n) for n in moved(epoch, lambda n: True)} == groups, epoch
+
+    pixels = PixelClips(3, model.config, seed=5).pixels
+    model.eval()
+    with torch.no_grad():
+        before = model(pixel_values_videos=pixels).logits
+    merged = model.merge_and_unload()
+    assert isinstance(merged, A3lignModel) and not any("lora_" in n for n, _ in merged.named_parameters())
+    merged.save_pretrained(tmp_path / "merged")
+    reloaded = AutoModel.from_pretrained(tmp_path / "merged").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(pixel_values_videos=pixels).logits, before, atol=1e-4, rtol=1e-4)
+
+
+def test_fold_all_trains_five_folds_and_writes_the_table(tmp_path, clip_dir):
+    root = tmp_path / "DFEW"
+    for split in ("train", "test"):
+        folder = root / "EmoLabel_DataSplit" / f"{split}(single-labeled)"
+        folder.mkdir(parents=True)
+        for fold in range(1, 6):
+            rows = [(10 * fold + k + (50 if split == "test" else 0), k + 1) for k in range(7)]
+            (folder / f"set_{fold}.csv").write_text("video_name,label\n" + "".join(f"{v},{l}\n" for v, l in rows))
+            for video, _ in rows:
+                write_frame_folder(root / "Clip" / "clip_224x224" / f"{video:05d}", noise_frames(5, 32, 32, seed=video))
+    out = tmp_path / "folds"
+    flags = common_flags(root, clip_dir, dataset="dfew")
+    train_bap.main([*flags, "--fold", "all", "--stage_epochs", "1", "0", "0", "--per_device_train_batch_size", "7",
+                    "--save_strategy", "no", "--output_dir", str(out)])
+    table = json.loads((out / "folds.json").read_text())
+    assert [f["fold"] for f in table["folds"]] == ["1", "2", "3", "4", "5"]
+    assert table["mean"]["uar"] == pytest.approx(sum(f["uar"] for f in table["folds"]) / 5)
+    assert "| mean |" in (out / "folds.md").read_text()
+    assert all((out / f"fold_{k}" / "metrics.json").exists() for k in range(1, 6))
+    with pytest.raises(SystemExit, match="--fold is required"):
+        train_bap.main([*flags, "--output_dir", str(out)])
+
+
+@pytest.mark.parametrize("name", ["dfew", "ferv39k", "mafw", "synthetic"])
+def test_shipped_configs_parse(name, tmp_path):
+    """configs/*.yaml stay true to the code: every key is a real argument."""
+    model, data, bap, training = train_bap.parse(
+        [str(ROOT / "configs" / f"{name}.yaml"), "--data_root", "/data", "--clip_model", "clip", "--bf16", "false",
+         "--output_dir", str(tmp_path)])
+    assert data.dataset == name and bap.total_epochs > 0
+    if name != "synthetic":  # the paper's settings
+        assert bap.stage_epochs == [40, 30, 30] and training.optim == "sgd" and (model.image_size, model.num_frames) == (112, 16)
+        assert training.per_device_train_batch_size == 64
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    from a3lign.demo import main as demo
+
+    result = demo(["--output", str(tmp_path / "demo"), "--clips_per_class", "2", "--test_clips_per_class", "1", "--",
+                   "--stage_epochs", "1", "1", "1", "--dataloader_num_workers", "0"])
+    out = capsys.readouterr().out
+    assert "| stage 1 (epoch 1) |" in out and "| stage 3 (epoch 3) |" in out and "shuffled test frames" in out
+    assert out.count("pipeline on held-out") == 2
+    assert result["shuffled"]["num_clips"] == 7
+    assert (tmp_path / "demo" / "model" / "model.safetensors").exists()
