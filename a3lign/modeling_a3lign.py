@@ -269,6 +269,11 @@ class A3lignModel(A3lignPreTrainedModel):
         video_processor.save_pretrained(save_directory)
         return result
 
+    def _apply(self, fn, *args, **kwargs):
+        # Every dtype / device move lands here: new storages could reuse old addresses, so drop the cache.
+        self._class_cache = None
+        return super()._apply(fn, *args, **kwargs)
+
     # ----- BAP ---------------------------------------------------------------------------------
     def staged_groups(self) -> dict[str, nn.Module]:
         """The parameter groups BAP switches on and off, by name."""
@@ -357,10 +362,35 @@ class A3lignModel(A3lignPreTrainedModel):
         classes, sentences = self.mat.tokens.shape[:2]
         return self.clip.text_projection(pooled).view(classes, sentences, -1)
 
-    def get_class_embeddings(self) -> torch.Tensor:
-        """One vector per class, `(C, d)`, from the active stage's text path."""
+    def _class_path(self) -> tuple[nn.Module, list[torch.Tensor]]:
+        """The active stage's class-side encoder and every tensor class embeddings depend on."""
         encoder = self.jas if self.config.bap_stage == 3 else self.text_dynamic_encoder
-        return encoder(self.get_sentence_embeddings()).pooler_output
+        tensors = [*self.mat.parameters(), *encoder.parameters(), *self.clip.text_model.parameters(),
+                   *self.clip.text_projection.parameters()]
+        return encoder, tensors
+
+    def get_class_embeddings(self, use_cache: bool = True) -> torch.Tensor:
+        """One vector per class, `(C, d)`, from the active stage's text path.
+
+        When no gradient can reach the class path (evaluation, inference, stage 2 training), the result
+        is computed once and reused: the text tower would otherwise run C * S sentences on every batch.
+        The cache key holds the stage and each tensor's storage, dtype, device and in-place version
+        counter, so a training step, loading weights, Module Synchronization or a dtype / device move
+        recomputes it. A frozen class path is computed without dropout (it has nothing to regularise).
+        """
+        encoder, tensors = self._class_path()
+        if not use_cache or (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+            return encoder(self.get_sentence_embeddings()).pooler_output
+        key = (self.config.bap_stage, tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors))
+        cached = getattr(self, "_class_cache", None)
+        if cached is None or cached[0] != key:
+            was_training = encoder.training
+            encoder.eval()
+            with torch.no_grad():
+                cached = (key, encoder(self.get_sentence_embeddings()).pooler_output)
+            encoder.train(was_training)
+            self._class_cache = cached
+        return cached[1]
 
     def forward(
         self,
