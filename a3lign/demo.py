@@ -3,7 +3,9 @@
 1. generate the synthetic dynamic-expression set (real mp4 files and split files);
 2. build a small randomly initialised CLIP, frozen as always (nothing can be downloaded on the build
    machines; `--clip_model` / `make demo CLIP=...` names a real checkpoint instead);
-3. train A3lign-DFER through the three BAP stages with `train_bap.py`'s settings in configs/synthetic.yaml;
+3. train A3lign-DFER through the three BAP stages with `train_bap.py`'s settings in configs/synthetic.yaml,
+   on frame embeddings extracted once (the frozen tower's output for 4 augmented views and the
+   evaluation view of each clip: `--frame_cache_dir`);
 4. print UAR / WAR after each stage and with shuffled test frames (the paper's Table 5), and the recall
    of Surprise and Fear, the pair that differs only in frame order;
 5. classify two held-out clips with `pipeline("video-classification")` from the saved model folder.
@@ -40,7 +42,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--clip_model", help="CLIP checkpoint (hub id or folder); default: a small random CLIP")
     parser.add_argument("--output", default="demo_output")
     parser.add_argument("--config", default=str(ROOT / "configs" / "synthetic.yaml"))
-    parser.add_argument("--clips_per_class", type=int, default=40)
+    parser.add_argument("--clips_per_class", type=int, default=80)
     parser.add_argument("--test_clips_per_class", type=int, default=20)
     parser.add_argument("train_bap_flags", nargs="*", help="extra train_bap.py flags, after --")
     args = parser.parse_args(argv)
@@ -62,8 +64,8 @@ def main(argv=None) -> dict:
 
     image_flags = [] if args.clip_model is None else ["--image_size", "112"]
     run = train_bap.main([args.config, "--data_root", str(data), "--clip_model", str(clip_model),
-                          "--output_dir", str(output / "model"), "--disable_tqdm", "true", *image_flags,
-                          *args.train_bap_flags])[0]
+                          "--output_dir", str(output / "model"), "--frame_cache_dir", str(output / "frame_cache"),
+                          "--disable_tqdm", "true", *image_flags, *args.train_bap_flags])[0]
     print(f"[{time.time() - started:5.0f}s] trained; model folder {output / 'model'}")
 
     model = run["model"].eval()

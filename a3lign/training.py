@@ -63,6 +63,10 @@ class DataArguments:
     calibration_clips: int = field(
         default=1024, metadata={"help": "Training clips (evenly spaced) whose frames give the frame statistics."}
     )
+    frame_cache_dir: str | None = field(
+        default=None, metadata={"help": "Extract frame embeddings once into this folder and train on them."}
+    )
+    frame_cache_views: int = field(default=4, metadata={"help": "Cached training views per clip (random crops/segments)."})
 
 
 @dataclass
@@ -124,22 +128,58 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stag
     return get_peft_model(model, lora)
 
 
+def evenly_spaced(count: int, limit: int) -> list[int]:
+    """Up to `limit` indices spread over `range(count)`: the same on every process."""
+    return sorted(set(np.linspace(0, count - 1, num=min(limit, count)).round().astype(int).tolist()))
+
+
 @torch.no_grad()
-def calibrate_frame_statistics(model, dataset, max_clips: int, batch_size: int = 8, num_workers: int = 0) -> None:
-    """Set the model's frame statistics from the frozen tower's embeddings of up to `max_clips` clips
-    (evenly spaced, evaluation views: the same on every process)."""
-    indices = np.linspace(0, len(dataset) - 1, num=min(max_clips, len(dataset))).round().astype(int).tolist()
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, sorted(set(indices))),
-                                         batch_size=batch_size, num_workers=num_workers)
-    device = next(model.parameters()).device
+def set_frame_statistics_from(model, frame_batches) -> None:
+    """Set the model's per-dimension frame statistics from batches of frame embeddings `(n, d)`."""
     total = squares = count = 0
-    for batch in loader:
-        frames = model.get_frame_embeddings(batch["pixel_values_videos"].to(device)).flatten(0, 1).double()
+    for frames in frame_batches:
+        frames = frames.double()
         total, squares, count = total + frames.sum(0), squares + (frames**2).sum(0), count + frames.shape[0]
     mean = total / count
     std = (squares / count - mean**2).clamp_min(1e-12).sqrt()
     model.set_frame_statistics(mean.float(), std.float().clamp_min(1e-6))
-    logger.info("frame statistics from %d frames of %d clips", count, len(set(indices)))
+    logger.info("frame statistics from %d frames", count)
+
+
+def pixel_frame_batches(model, dataset, max_clips: int, batch_size: int, num_workers: int):
+    """Frame embeddings of the evaluation views of up to `max_clips` clips, batch by batch."""
+    subset = torch.utils.data.Subset(dataset, evenly_spaced(len(dataset), max_clips))
+    device = next(model.parameters()).device
+    for batch in torch.utils.data.DataLoader(subset, batch_size=batch_size, num_workers=num_workers):
+        yield model.get_frame_embeddings(batch["pixel_values_videos"].to(device)).flatten(0, 1)
+
+
+def build_datasets(model, processor, splits, data_args, training_args):
+    """Training and evaluation datasets: decoded clips, or cached frame embeddings (`--frame_cache_dir`).
+    Sets the model's frame statistics unless resuming (the checkpoint holds them)."""
+    calibrate = model.config.frame_standardization and not training_args.resume_from_checkpoint
+    workers, batch = training_args.dataloader_num_workers, training_args.per_device_eval_batch_size
+    if data_args.frame_cache_dir is None:
+        train = ClipDataset(splits["train"].clips, processor, training=True,
+                            random_segments=data_args.train_random_segments, augment=data_args.train_augment)
+        test = ClipDataset(splits["test"].clips, processor, training=False)
+        if calibrate:
+            set_frame_statistics_from(model, pixel_frame_batches(
+                model, ClipDataset(splits["train"].clips, processor), data_args.calibration_clips, batch, workers))
+        return train, test
+    from .frame_cache import CachedViews, build_cached_split
+
+    cached = {
+        split: build_cached_split(data_args.frame_cache_dir, model, processor, splits[split].clips,
+                                  data_args.frame_cache_views if split == "train" else 0, training_args.seed,
+                                  batch, workers)
+        for split in ("train", "test")
+    }
+    if calibrate:
+        train_embeddings = cached["train"][0]
+        chosen = evenly_spaced(len(train_embeddings), data_args.calibration_clips)
+        set_frame_statistics_from(model, [train_embeddings[chosen, 0].flatten(0, 1).float()])
+    return CachedViews(*cached["train"], training=True), CachedViews(*cached["test"], training=False)
 
 
 def stage_results(history: dict[int, dict], bap: BAPArguments, labels: list[str]) -> dict:
@@ -174,19 +214,15 @@ def run_bap(
     model = build_model(model_args, id2label, first_stage)
     processor = A3lignVideoProcessor.from_model_config(unwrap(model).config)
 
-    base = unwrap(model)
-    if base.config.frame_standardization and not training_args.resume_from_checkpoint:
-        # The checkpoint of a resumed run holds them already.
-        calibrate_frame_statistics(base, ClipDataset(splits["train"].clips, processor), data_args.calibration_clips,
-                                   training_args.per_device_eval_batch_size, training_args.dataloader_num_workers)
+    if data_args.frame_cache_dir and model_args.lora_r > 0 and model_args.lora_target != "text":
+        raise ValueError("--frame_cache_dir needs a frozen vision tower: vision LoRA adapters change its output")
+    train_dataset, eval_dataset = build_datasets(unwrap(model), processor, splits, data_args, training_args)
     training_args.num_train_epochs = bap_args.total_epochs
     training_args.max_steps = -1
     metrics = RecallMetrics(labels)
     trainer = BAPTrainer(
         model=model, args=training_args, bap=bap_args, compute_metrics=metrics,
-        train_dataset=ClipDataset(splits["train"].clips, processor, training=True,
-                                  random_segments=data_args.train_random_segments, augment=data_args.train_augment),
-        eval_dataset=ClipDataset(splits["test"].clips, processor, training=False),
+        train_dataset=train_dataset, eval_dataset=eval_dataset,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     if metrics.last is None or training_args.eval_strategy == "no":
