@@ -165,7 +165,9 @@ def main(argv=None):
     parser.add_argument("--num_workers", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model = A3lignModel.from_clip_pretrained(args.clip_model, num_frames=args.num_frames, image_size=args.image_size).eval()
+    # Only the vision tower runs here: the smallest MAT keeps the model light (the key ignores the MAT).
+    model = A3lignModel.from_clip_pretrained(args.clip_model, num_frames=args.num_frames, image_size=args.image_size,
+                                             mat_sentences=1, mat_tokens=1).eval()
     if torch.cuda.is_available():
         model.cuda()
     processor = A3lignVideoProcessor.from_model_config(model.config)

@@ -98,3 +98,22 @@ def test_training_on_cached_embeddings_matches_training_on_pixels(tmp_path, clip
         untrained = model.eval()(frame_embeddings=evaluation).logits
     assert (from_pixels - untrained).abs().max() > 0.1  # training moved the logits ...
     torch.testing.assert_close(from_cache, from_pixels, atol=5e-3, rtol=5e-3)  # ... the same way (fp16 cache)
+
+
+def test_command_writes_the_cache_train_bap_reads(tmp_path, tiny_clip_dir):
+    from a3lign.frame_cache import main as cache_cli
+    from a3lign.training import DataArguments, ModelArguments, build_model
+
+    root = synthesize(tmp_path / "data", clips_per_class=1, test_clips_per_class=1, seed=2)
+    cache_cli(["--clip_model", str(tiny_clip_dir), "--dataset", "synthetic", "--data_root", str(root), "--num_frames", "4",
+               "--image_size", "32", "--views", "2", "--seed", "42", "--cache_dir", str(tmp_path / "cache"),
+               "--num_workers", "0"])
+    # What train_bap builds for the same data and settings (its default seed is 42) finds those shards.
+    model = build_model(ModelArguments(clip_model=str(tiny_clip_dir), num_frames=4, image_size=32, mat_sentences=2,
+                                       mat_tokens=5), {i: str(i) for i in range(7)}, first_stage=1)
+    processor = A3lignVideoProcessor.from_model_config(model.config)
+    data = DataArguments(dataset="synthetic", data_root=str(root), frame_cache_dir=str(tmp_path / "cache"), frame_cache_views=2)
+    train_clips = load_split("synthetic", root, "train").clips
+    cache = FrameEmbeddingCache(data.frame_cache_dir, model, processor, train_clips, data.frame_cache_views, seed=42)
+    assert cache.shard_path(0).exists() and cache.extract() == 0
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # train and test caches
