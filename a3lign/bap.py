@@ -29,6 +29,22 @@ from .modeling_a3lign import BAP_STAGE_GROUPS, STAGED_GROUPS, A3lignModel
 logger = logging.getLogger(__name__)
 
 
+def stage_at_epoch(stage_epochs: list[int], epoch: int) -> int:
+    """The stage of 0-based `epoch` (stages with 0 epochs are skipped)."""
+    end = 0
+    for stage, epochs in enumerate(stage_epochs, 1):
+        end += epochs
+        if epoch < end:
+            return stage
+    return max(s for s, e in enumerate(stage_epochs, 1) if e)
+
+
+def stage_bounds(stage_epochs: list[int], stage: int) -> tuple[int, int]:
+    """First and one-past-last epoch of a stage."""
+    start = sum(stage_epochs[: stage - 1])
+    return start, start + stage_epochs[stage - 1]
+
+
 @dataclass
 class BAPArguments:
     """The BAP schedule and its per-stage optimisation."""
@@ -55,18 +71,10 @@ class BAPArguments:
         return sum(self.stage_epochs)
 
     def stage_at_epoch(self, epoch: int) -> int:
-        """The stage of 0-based `epoch` (stages with 0 epochs are skipped)."""
-        end = 0
-        for stage, epochs in enumerate(self.stage_epochs, 1):
-            end += epochs
-            if epoch < end:
-                return stage
-        return max(s for s, e in enumerate(self.stage_epochs, 1) if e)
+        return stage_at_epoch(self.stage_epochs, epoch)
 
     def stage_bounds(self, stage: int) -> tuple[int, int]:
-        """First and one-past-last epoch of a stage."""
-        start = sum(self.stage_epochs[: stage - 1])
-        return start, start + self.stage_epochs[stage - 1]
+        return stage_bounds(self.stage_epochs, stage)
 
 
 def unwrap(model: nn.Module) -> A3lignModel:
@@ -105,23 +113,24 @@ def stage_trains(group: str, stage: int, model: A3lignModel) -> bool:
     return group in BAP_STAGE_GROUPS[stage]
 
 
+def _set_trainable(base: A3lignModel, trains) -> None:
+    for group, params in parameter_groups(base).items():
+        for name, param in params:
+            # peft keeps a frozen original beside each trained copy of a module it saves.
+            param.requires_grad_(trains(group) and ".original_module." not in name)
+
+
 def apply_stage(model: nn.Module, stage: int) -> None:
     """Set the forward path and exactly the trainable parameters of `stage`, through any wrapper."""
     base = unwrap(model)
     base.set_bap_stage(stage)
-    for group, params in parameter_groups(base).items():
-        for name, param in params:
-            # peft keeps a frozen original beside each trained copy of a module it saves.
-            param.requires_grad_(stage_trains(group, stage, base) and ".original_module." not in name)
+    _set_trainable(base, lambda group: stage_trains(group, stage, base))
 
 
 def unfreeze_all_stages(model: nn.Module) -> None:
     """Make every group that trains in some stage trainable: the state the optimizer and DDP are built in."""
     base = unwrap(model)
-    for group, params in parameter_groups(base).items():
-        trains = any(stage_trains(group, stage, base) for stage in (1, 2, 3))
-        for name, param in params:
-            param.requires_grad_(trains and ".original_module." not in name)
+    _set_trainable(base, lambda group: any(stage_trains(group, stage, base) for stage in (1, 2, 3)))
 
 
 class BAPCallback(TrainerCallback):
@@ -174,9 +183,8 @@ class StageLR:
         self.steps_per_epoch, self.warmup_ratio = steps_per_epoch, warmup_ratio
 
     def __call__(self, step: int) -> float:
-        bap = BAPArguments(stage_epochs=self.stage_epochs)
-        stage = bap.stage_at_epoch(step // self.steps_per_epoch)
-        first, last = (e * self.steps_per_epoch for e in bap.stage_bounds(stage))
+        stage = stage_at_epoch(self.stage_epochs, step // self.steps_per_epoch)
+        first, last = (e * self.steps_per_epoch for e in stage_bounds(self.stage_epochs, stage))
         length = max(1, last - first)
         progress = (step - first) / length
         if progress < self.warmup_ratio:
@@ -205,12 +213,13 @@ class BAPTrainer(Trainer):
         if self.optimizer is not None:
             return self.optimizer
         model = self.model if model is None else model
-        decay = set(self.get_decay_parameter_names(model))
+        base = unwrap(model)
+        decay = set(self.get_decay_parameter_names(base))  # named as parameter_groups names them
         groups = []
-        for group, params in parameter_groups(unwrap(model)).items():
+        for group, params in parameter_groups(base).items():
             trainable = [(n, p) for n, p in params if p.requires_grad]
             for decays in (True, False):
-                members = [p for n, p in trainable if (self._prefixed(n, model) in decay) == decays]
+                members = [p for n, p in trainable if (n in decay) == decays]
                 if members:
                     groups.append({"params": members, "weight_decay": self.args.weight_decay if decays else 0.0,
                                    "lr": 1.0, "bap_group": group})
@@ -218,12 +227,6 @@ class BAPTrainer(Trainer):
         optimizer_kwargs.pop("lr", None)
         self.optimizer = optimizer_cls(groups, lr=1.0, **optimizer_kwargs)
         return self.optimizer
-
-    @staticmethod
-    def _prefixed(name: str, model: nn.Module) -> str:
-        """`name` as `get_decay_parameter_names(model)` spells it (a peft wrapper adds a prefix)."""
-        base_prefix = "base_model.model." if hasattr(model, "get_base_model") else ""
-        return base_prefix + name
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None:
