@@ -158,14 +158,14 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         clip = self.clips[index]
-        if self.training and self.augment:
-            frames, _ = self.processor.load_clip(clip.path, training=self.random_segments)
-            pixels = self.processor.augment(frames)
-        elif self.training:
-            frames, _ = self.processor.load_clip(clip.path, training=self.random_segments)
-            pixels = self.processor(frames.permute(0, 2, 3, 1).numpy())["pixel_values_videos"][0]
-        else:
+        if not self.training:
             pixels = self.processor(os.fspath(clip.path))["pixel_values_videos"][0]
+        else:
+            frames, _ = self.processor.load_clip(clip.path, training=self.random_segments)
+            if self.augment:
+                pixels = self.processor.augment(frames)
+            else:  # the evaluation geometry on the sampled frames
+                pixels = self.processor(frames.permute(0, 2, 3, 1).numpy())["pixel_values_videos"][0]
         return {"pixel_values_videos": pixels, "labels": clip.label}
 
     def to_hf_dataset(self):
@@ -180,12 +180,13 @@ class ClipDataset(torch.utils.data.Dataset):
             }
         )
 
+        position = {os.fspath(c.path): i for i, c in enumerate(self.clips)}
+
         def transform(batch):
-            samples = [self[self._index[path]] for path in batch["path"]]
+            samples = [self[position[path]] for path in batch["path"]]
             return {
                 "pixel_values_videos": [s["pixel_values_videos"] for s in samples],
                 "labels": [s["labels"] for s in samples],
             }
 
-        self._index = {os.fspath(c.path): i for i, c in enumerate(self.clips)}
         return table.with_transform(transform)
