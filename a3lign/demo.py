@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from transformers import CLIPConfig, CLIPModel, pipeline
 
-from .data import ClipDataset, load_split, synthesize
+from .data import load_split, synthesize
 from .data.synthetic import ORDER_ONLY_PAIR
 from .evaluate import ShuffledFrames, evaluate_model
 
@@ -68,12 +68,9 @@ def main(argv=None) -> dict:
                           "--disable_tqdm", "true", *image_flags, *args.train_bap_flags])[0]
     print(f"[{time.time() - started:5.0f}s] trained; model folder {output / 'model'}")
 
-    model = run["model"].eval()
+    # The test split's cached frame embeddings, frames shuffled: no decoding, no vision tower again.
+    shuffled = evaluate_model(run["model"], ShuffledFrames(run["eval_dataset"], seed=0), batch_size=32)
     report = load_split("synthetic", data, "test")
-    from . import A3lignVideoProcessor
-
-    processor = A3lignVideoProcessor.from_pretrained(output / "model")
-    shuffled = evaluate_model(model, ShuffledFrames(ClipDataset(report.clips, processor), seed=0), batch_size=32)
     labels = run["labels"]
     pair = [labels.index(name) for name in ORDER_ONLY_PAIR]
 

@@ -225,8 +225,8 @@ def run_bap(
         train_dataset=train_dataset, eval_dataset=eval_dataset,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    if metrics.last is None or training_args.eval_strategy == "no":
-        trainer.evaluate()
+    if not any("eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history):
+        trainer.evaluate()  # the result is the final weights' evaluation, whatever the eval schedule
     final_model = unwrap(trainer.model.merge_and_unload() if model_args.lora_r > 0 else trainer.model)
 
     history = epoch_history(trainer.state.log_history)
@@ -253,7 +253,7 @@ def run_bap(
         plot_confusion_matrix(metrics.last["confusion_matrix"], labels, output_dir / "confusion_matrix.png")
         plot_training_curves(history, bap_args.stage_epochs, output_dir / "training_curves.png")
         logger.info("UAR %.2f  WAR %.2f (last epoch) -> %s", metrics.last["uar"], metrics.last["war"], output_dir)
-    run["model"] = final_model
+    run["model"], run["eval_dataset"] = final_model, eval_dataset
     return run
 
 

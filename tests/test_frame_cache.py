@@ -117,3 +117,14 @@ def test_command_writes_the_cache_train_bap_reads(tmp_path, tiny_clip_dir):
     cache = FrameEmbeddingCache(data.frame_cache_dir, model, processor, train_clips, data.frame_cache_views, seed=42)
     assert cache.shard_path(0).exists() and cache.extract() == 0
     assert len(list((tmp_path / "cache").iterdir())) == 2  # train and test caches
+
+
+def test_shuffled_frames_permutes_cached_embeddings_and_pixels():
+    from a3lign.evaluate import ShuffledFrames
+
+    frames = torch.arange(16.0)[:, None].expand(16, 3)
+    for key in ("frame_embeddings", "pixel_values_videos"):
+        dataset = ShuffledFrames([{key: frames, "labels": 1}] * 2, seed=0)
+        first, again, other = dataset[0][key], dataset[0][key], dataset[1][key]
+        assert sorted(first[:, 0].tolist()) == list(range(16)) and not torch.equal(first, frames)
+        assert torch.equal(first, again) and not torch.equal(first, other)  # fixed per clip, differs between clips
