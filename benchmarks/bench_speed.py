@@ -30,7 +30,7 @@ from transformers import CLIPConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from a3lign import A3lignConfig, A3lignModel, A3lignVideoProcessor  # noqa: E402
-from a3lign.bap import apply_stage, unfreeze_all_stages  # noqa: E402
+from a3lign.train.bap import apply_stage, unfreeze_all_stages  # noqa: E402
 
 SHAPES = {  # CLIPConfig kwargs; image size fed to CLIP (a multiple of the patch; the paper's 112 for /14)
     "B/32": (dict(projection_dim=512, text_config=dict(hidden_size=512, intermediate_size=2048, num_attention_heads=8,

@@ -1,11 +1,13 @@
 """Datasets: readers of DFEW / FERV39k / MAFW / annotation lists / CSVs / folder trees, validation
-reports, the torch dataset that decodes clips in DataLoader workers, and the synthetic dataset."""
+reports, the dataset flags every command shares, the torch dataset that decodes clips in DataLoader
+workers, and the synthetic dataset. Imports the remote code (decoding, class names), never training."""
 
-from .clips import Clip, ClipDataset, ListedClip, SplitReport
-from .readers import DATASET_NAMES, FIVE_FOLD, MAFW_LABELS, load_split
+from .arguments import DatasetArguments
+from .clips import Clip, ClipDataset, ListedClip, SplitReport, clip_pixels
+from .readers import DATASET_NAMES, FIVE_FOLD, FOLDS, MAFW_LABELS, load_split
 from .synthetic import render_clip, synthesize
 
 __all__ = [
-    "Clip", "ClipDataset", "ListedClip", "SplitReport", "DATASET_NAMES", "FIVE_FOLD", "MAFW_LABELS",
-    "load_split", "render_clip", "synthesize",
+    "Clip", "ClipDataset", "ListedClip", "SplitReport", "DatasetArguments", "DATASET_NAMES", "FIVE_FOLD", "FOLDS",
+    "MAFW_LABELS", "clip_pixels", "load_split", "render_clip", "synthesize",
 ]

@@ -138,12 +138,27 @@ def validate_split(dataset: str, split: str, listed: list[ListedClip], label_to_
     return report
 
 
+def clip_pixels(processor, path, random_segments: bool = False, augment: bool = False, generator=None) -> torch.Tensor:
+    """Pixels `(F, 3, crop, crop)` of one view of a clip.
+
+    The evaluation view (no random segments, no augmentation) is exactly the pipeline's input. A training
+    view takes a random frame per segment (`random_segments`) and one random crop and flip for the whole
+    clip (`augment`, via `processor.augment`), drawn from `generator`.
+    """
+    if not (random_segments or augment):
+        return processor(os.fspath(path))["pixel_values_videos"][0]
+    frames, _ = processor.load_clip(path, training=random_segments, generator=generator)
+    if augment:
+        return processor.augment(frames, generator)
+    return processor(frames.permute(0, 2, 3, 1).numpy())["pixel_values_videos"][0]  # the evaluation geometry
+
+
 class ClipDataset(torch.utils.data.Dataset):
     """Valid clips -> `{"pixel_values_videos": (F, 3, crop, crop), "labels": int}`, decoded on access.
 
     Training: a random frame per segment (`random_segments`) and one random crop + flip per clip
-    (`augment`, via `processor.augment`). Evaluation: segment centres, resize and centre crop (exactly
-    what the pipeline does). Decoding runs in DataLoader workers; PyTorch seeds their RNGs per worker.
+    (`augment`). Evaluation: segment centres, resize and centre crop (exactly what the pipeline does).
+    Decoding runs in DataLoader workers; PyTorch seeds their RNGs per worker.
     """
 
     def __init__(self, clips: list[Clip], processor, training: bool = False, random_segments: bool = True, augment: bool = True):
@@ -158,14 +173,8 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         clip = self.clips[index]
-        if not self.training:
-            pixels = self.processor(os.fspath(clip.path))["pixel_values_videos"][0]
-        else:
-            frames, _ = self.processor.load_clip(clip.path, training=self.random_segments)
-            if self.augment:
-                pixels = self.processor.augment(frames)
-            else:  # the evaluation geometry on the sampled frames
-                pixels = self.processor(frames.permute(0, 2, 3, 1).numpy())["pixel_values_videos"][0]
+        training = self.training
+        pixels = clip_pixels(self.processor, clip.path, training and self.random_segments, training and self.augment)
         return {"pixel_values_videos": pixels, "labels": clip.label}
 
     def to_hf_dataset(self):

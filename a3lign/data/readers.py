@@ -19,6 +19,7 @@ MAFW_LABELS = (
 )
 DATASET_NAMES = ("dfew", "ferv39k", "mafw", "annotation", "csv", "folder", "synthetic")
 FIVE_FOLD = ("dfew", "mafw")
+FOLDS = ("1", "2", "3", "4", "5")
 DFEW_FRAME_SOURCES = ("clip_224x224", "clip_224x224_16f", "videos")
 
 
@@ -66,7 +67,7 @@ def _name_or_number(names, one_based: bool):
 
 
 def _check_fold(dataset: str, fold) -> int:
-    if str(fold) not in {"1", "2", "3", "4", "5"}:
+    if str(fold) not in FOLDS:
         raise ValueError(f"{dataset} has 5 folds: --fold must be 1..5 (or 'all' for training); got {fold!r}")
     return int(fold)
 
@@ -193,7 +194,7 @@ def read_folder(root: Path, split: str, class_names=None, **_):
 
 
 def read_synthetic(root: Path, split: str, **options):
-    """The embedded synthetic set (`python -m a3lign.data synthesize`): a CSV split in DFEW's class order."""
+    """The embedded synthetic set (`a3lign data synthesize`): a CSV split in DFEW's class order."""
     return read_csv(root, split, class_names=DFEW_LABELS)
 
 

@@ -1,6 +1,6 @@
 """A synthetic dynamic-expression dataset: cartoon faces whose parts move over time, in DFEW's 7 classes.
 
-The project's embedded default data (`python -m a3lign.data synthesize`). Seeded and deterministic.
+The project's embedded default data (`a3lign data synthesize`). Seeded and deterministic.
 Each class is a motion of the facial parts over the clip:
 
     Happy     the mouth curves into a smile and the eyes narrow, then hold

@@ -5,7 +5,8 @@ import torch
 from transformers import TrainerCallback, TrainingArguments
 
 from a3lign import A3lignModel
-from a3lign.bap import BAPArguments, BAPTrainer, StageLR
+from a3lign.train.arguments import BAPArguments
+from a3lign.train.bap import BAPTrainer, StageLR, stage_at_epoch
 
 GROUPS = ("clip", "mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas")
 
@@ -74,7 +75,7 @@ def test_each_stage_trains_exactly_its_groups(tester, tmp_path, bap):
     epochs = [start] + snapshots.epochs
     expected = {1: {"mat", "text_dynamic_encoder"}, 2: {"video_dynamic_encoder"}, 3: {"mat", "jas"}}
     for epoch in range(4):
-        stage = bap.stage_at_epoch(epoch)
+        stage = stage_at_epoch(bap.stage_epochs, epoch)
         moved = {g for g in GROUPS if changed(epochs[epoch], epochs[epoch + 1], g)}
         assert moved == expected[stage], f"epoch {epoch} (stage {stage}) moved {moved}"
     assert trainer.bap_callback.synchronizations == 1
@@ -112,7 +113,7 @@ def test_stage_lr_schedule():
     assert lr(19) < 0.01  # cosine to ~0 at the end of stage 1
     assert lr(20) == 0.0 and lr(29) == 0.0  # the group does not train in stage 2
     assert lr(31) == pytest.approx(0.5)  # stage 3 peak after its warm-up
-    assert BAPArguments(stage_epochs=[0, 3, 2]).stage_at_epoch(0) == 2
+    assert stage_at_epoch(BAPArguments(stage_epochs=[0, 3, 2]).stage_epochs, 0) == 2
 
 
 @pytest.mark.parametrize("kwargs", [dict(stage_epochs=[1, 2]), dict(stage_epochs=[0, 0, 0]), dict(stage_learning_rates=[1, -1, 1])])

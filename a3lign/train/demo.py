@@ -1,9 +1,9 @@
-"""`make demo`: the main job on the embedded default data, end to end.
+"""The demo (`a3lign demo`, `make demo`): the main job on the embedded default data, end to end.
 
 1. generate the synthetic dynamic-expression set (real mp4 files and split files);
 2. build a small randomly initialised CLIP, frozen as always (nothing can be downloaded on the build
    machines; `--clip_model` / `make demo CLIP=...` names a real checkpoint instead);
-3. train A3lign-DFER through the three BAP stages with `train_bap.py`'s settings in configs/synthetic.yaml,
+3. train A3lign-DFER through the three BAP stages with `a3lign train`'s settings in configs/synthetic.yaml,
    on frame embeddings extracted once (the frozen tower's output for 4 augmented views and the
    evaluation view of each clip: `--frame_cache_dir`);
 4. print UAR / WAR after each stage and with shuffled test frames (the paper's Table 5), and the recall
@@ -11,19 +11,29 @@
 5. classify two held-out clips with `pipeline("video-classification")` from the saved model folder.
 """
 
-import argparse
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import CLIPConfig, CLIPModel, pipeline
 
-from .data import load_split, synthesize
-from .data.synthetic import ORDER_ONLY_PAIR
-from .evaluate import ShuffledFrames, evaluate_model
+from ..data import load_split, synthesize
+from ..data.synthetic import ORDER_ONLY_PAIR
+from .arguments import parse_arguments
+from .evaluation import ShuffledFrames, evaluate_model
+from .run import RunResult, run_folds
 
-ROOT = Path(__file__).resolve().parents[1]
+# The demo's settings; they live with the other configs of the checkout.
+SYNTHETIC_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "synthetic.yaml"
+
+
+@dataclass
+class DemoResult:
+    """The demo's run, and its figures on the test split with shuffled frames."""
+
+    run: RunResult
+    shuffled: dict
 
 
 def small_clip_config() -> CLIPConfig:
@@ -37,45 +47,41 @@ def small_clip_config() -> CLIPConfig:
     )
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clip_model", help="CLIP checkpoint (hub id or folder); default: a small random CLIP")
-    parser.add_argument("--output", default="demo_output")
-    parser.add_argument("--config", default=str(ROOT / "configs" / "synthetic.yaml"))
-    parser.add_argument("--clips_per_class", type=int, default=80)
-    parser.add_argument("--test_clips_per_class", type=int, default=20)
-    parser.add_argument("train_bap_flags", nargs="*", help="extra train_bap.py flags, after --")
-    args = parser.parse_args(argv)
+def run_demo(
+    output: str | Path = "demo_output", clip_model: str | None = None, config: str | Path | None = None,
+    clips_per_class: int = 80, test_clips_per_class: int = 20, train_flags: list[str] = (),
+) -> DemoResult:
+    """Run the demo into `output`; `train_flags` are extra `a3lign train` flags (they override the config)."""
     started = time.time()
-    output = Path(args.output)
+    output = Path(output)
+    config = Path(config or SYNTHETIC_CONFIG)
+    if not config.exists():
+        raise FileNotFoundError(f"demo config '{config}' does not exist: pass --config configs/synthetic.yaml")
 
     data = output / "data"
     if not (data / "test.csv").exists():
-        synthesize(data, args.clips_per_class, args.test_clips_per_class, seed=0)
+        synthesize(data, clips_per_class, test_clips_per_class, seed=0)
     print(f"[{time.time() - started:5.0f}s] synthetic set in {data}")
-    clip_model = args.clip_model
+    image_flags = [] if clip_model is None else ["--image_size", "112"]
     if clip_model is None:
         torch.manual_seed(0)
         clip_model = output / "random-clip"
         CLIPModel(small_clip_config()).save_pretrained(clip_model)
 
-    sys.path.insert(0, str(ROOT))
-    import train_bap
-
-    image_flags = [] if args.clip_model is None else ["--image_size", "112"]
-    run = train_bap.main([args.config, "--data_root", str(data), "--clip_model", str(clip_model),
-                          "--output_dir", str(output / "model"), "--frame_cache_dir", str(output / "frame_cache"),
-                          "--disable_tqdm", "true", *image_flags, *args.train_bap_flags])[0]
+    arguments = parse_arguments([str(config), "--data_root", str(data), "--clip_model", str(clip_model),
+                                 "--output_dir", str(output / "model"), "--frame_cache_dir", str(output / "frame_cache"),
+                                 "--disable_tqdm", "true", *image_flags, *train_flags])
+    run = run_folds(*arguments, folds=arguments[1].folds())[0]
     print(f"[{time.time() - started:5.0f}s] trained; model folder {output / 'model'}")
 
     # The test split's cached frame embeddings, frames shuffled: no decoding, no vision tower again.
-    shuffled = evaluate_model(run["model"], ShuffledFrames(run["eval_dataset"], seed=0), batch_size=32)
+    shuffled = evaluate_model(run.model, ShuffledFrames(run.eval_dataset, seed=0), batch_size=32)
     report = load_split("synthetic", data, "test")
-    labels = run["labels"]
+    labels = run.figures["labels"]
     pair = [labels.index(name) for name in ORDER_ONLY_PAIR]
 
     print("\n| after | UAR (%) | WAR (%) | Surprise recall | Fear recall |\n|---|---|---|---|---|")
-    for stage, result in run["per_stage"].items():
+    for stage, result in run.figures["per_stage"].items():
         recall = result["recall"]
         print(f"| stage {stage} (epoch {result['epoch']}) | {result['uar']:.1f} | {result['war']:.1f} "
               f"| {recall['Surprise']:.0f} | {recall['Fear']:.0f} |")
@@ -88,8 +94,4 @@ def main(argv=None) -> dict:
         top = classify(str(clip.path), top_k=3)
         print(f"pipeline on held-out {clip.clip_id} ({name}): " + ", ".join(f"{r['label']} {r['score']:.2f}" for r in top))
     print(f"[{time.time() - started:5.0f}s] done")
-    return {"run": run, "shuffled": shuffled}
-
-
-if __name__ == "__main__":
-    main()
+    return DemoResult(run=run, shuffled=shuffled)

@@ -7,9 +7,10 @@ import torch
 from transformers import TrainingArguments
 
 from a3lign import A3lignVideoProcessor
-from a3lign.bap import BAPArguments, BAPTrainer
 from a3lign.data import load_split, synthesize
-from a3lign.frame_cache import CachedViews, FrameEmbeddingCache, view_pixels
+from a3lign.train.arguments import BAPArguments
+from a3lign.train.bap import BAPTrainer
+from a3lign.train.frame_cache import CachedViews, FrameEmbeddingCache, view_pixels
 
 
 @pytest.fixture(scope="module")
@@ -98,33 +99,3 @@ def test_training_on_cached_embeddings_matches_training_on_pixels(tmp_path, clip
         untrained = model.eval()(frame_embeddings=evaluation).logits
     assert (from_pixels - untrained).abs().max() > 0.1  # training moved the logits ...
     torch.testing.assert_close(from_cache, from_pixels, atol=5e-3, rtol=5e-3)  # ... the same way (fp16 cache)
-
-
-def test_command_writes_the_cache_train_bap_reads(tmp_path, tiny_clip_dir):
-    from a3lign.frame_cache import main as cache_cli
-    from a3lign.training import DataArguments, ModelArguments, build_model
-
-    root = synthesize(tmp_path / "data", clips_per_class=1, test_clips_per_class=1, seed=2)
-    cache_cli(["--clip_model", str(tiny_clip_dir), "--dataset", "synthetic", "--data_root", str(root), "--num_frames", "4",
-               "--image_size", "32", "--views", "2", "--seed", "42", "--cache_dir", str(tmp_path / "cache"),
-               "--num_workers", "0"])
-    # What train_bap builds for the same data and settings (its default seed is 42) finds those shards.
-    model = build_model(ModelArguments(clip_model=str(tiny_clip_dir), num_frames=4, image_size=32, mat_sentences=2,
-                                       mat_tokens=5), {i: str(i) for i in range(7)}, first_stage=1)
-    processor = A3lignVideoProcessor.from_model_config(model.config)
-    data = DataArguments(dataset="synthetic", data_root=str(root), frame_cache_dir=str(tmp_path / "cache"), frame_cache_views=2)
-    train_clips = load_split("synthetic", root, "train").clips
-    cache = FrameEmbeddingCache(data.frame_cache_dir, model, processor, train_clips, data.frame_cache_views, seed=42)
-    assert cache.shard_path(0).exists() and cache.extract() == 0
-    assert len(list((tmp_path / "cache").iterdir())) == 2  # train and test caches
-
-
-def test_shuffled_frames_permutes_cached_embeddings_and_pixels():
-    from a3lign.evaluate import ShuffledFrames
-
-    frames = torch.arange(16.0)[:, None].expand(16, 3)
-    for key in ("frame_embeddings", "pixel_values_videos"):
-        dataset = ShuffledFrames([{key: frames, "labels": 1}] * 2, seed=0)
-        first, again, other = dataset[0][key], dataset[0][key], dataset[1][key]
-        assert sorted(first[:, 0].tolist()) == list(range(16)) and not torch.equal(first, frames)
-        assert torch.equal(first, again) and not torch.equal(first, other)  # fixed per clip, differs between clips

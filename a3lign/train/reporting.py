@@ -1,14 +1,21 @@
-"""What a training run leaves beside its model: metrics.json, a model card, a confusion-matrix PNG and a
-training-curve PNG with the BAP stage boundaries marked."""
+"""What a training run leaves beside its model: metrics.json, a model card, a confusion-matrix PNG, a
+training-curve PNG with the BAP stage boundaries marked, and the per-fold table of a five-fold run.
+
+Everything here reads a run's figures (plain JSON-able values), never a live model.
+"""
 
 import json
 import math
+import os
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+
+from .bap import stage_bounds  # noqa: E402
 
 
 def epoch_history(log_history: list[dict]) -> dict[int, dict]:
@@ -20,6 +27,18 @@ def epoch_history(log_history: list[dict]) -> dict[int, dict]:
         epoch = max(1, math.ceil(round(entry["epoch"], 6)))
         epochs.setdefault(epoch, {}).update({k: v for k, v in entry.items() if isinstance(v, (int, float))})
     return epochs
+
+
+def stage_results(history: dict[int, dict], stage_epochs: list[int], labels: list[str]) -> dict:
+    """UAR / WAR (and per-class recall) at the last epoch of each stage that ran."""
+    results = {}
+    for stage in (1, 2, 3):
+        _, end = stage_bounds(stage_epochs, stage)
+        if stage_epochs[stage - 1] and "eval_uar" in history.get(end, {}):
+            entry = history[end]
+            results[stage] = {"epoch": end, "uar": entry["eval_uar"], "war": entry["eval_war"],
+                              "recall": {name: entry.get(f"eval_recall_{name}") for name in labels}}
+    return results
 
 
 def plot_training_curves(history: dict[int, dict], stage_epochs: list[int], path: Path) -> None:
@@ -144,3 +163,19 @@ def write_metrics(path: Path, run: dict) -> None:
         "dataset": run["dataset"], "fold": run.get("fold"), "stage_epochs": run["stage_epochs"],
     }
     path.write_text(json.dumps(_json_safe(payload), indent=2))
+
+
+def write_fold_table(output_dir: Path, folds: list[dict]) -> str:
+    """Per-fold and mean UAR / WAR of a 5-fold run (one figures dict per fold), as Markdown; also written
+    to folds.md / folds.json."""
+    lines = ["| fold | UAR (%) | WAR (%) |", "|---|---|---|"]
+    lines += [f"| {run['fold']} | {run['final']['uar']:.2f} | {run['final']['war']:.2f} |" for run in folds]
+    uar = float(np.mean([run["final"]["uar"] for run in folds]))
+    war = float(np.mean([run["final"]["war"] for run in folds]))
+    lines.append(f"| mean | {uar:.2f} | {war:.2f} |")
+    table = "\n".join(lines)
+    if int(os.environ.get("RANK", "0")) == 0:
+        (output_dir / "folds.md").write_text(table + "\n")
+        rows = [{"fold": r["fold"], "uar": r["final"]["uar"], "war": r["final"]["war"]} for r in folds]
+        (output_dir / "folds.json").write_text(json.dumps({"folds": rows, "mean": {"uar": uar, "war": war}}, indent=2))
+    return table

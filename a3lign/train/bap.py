@@ -18,13 +18,13 @@ decay to zero within each stage. Optimizer state (momentum) is reset at each sta
 
 import logging
 import math
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from transformers import Trainer, TrainerCallback
 
-from .modeling_a3lign import BAP_STAGE_GROUPS, STAGED_GROUPS, A3lignModel
+from ..modeling_a3lign import BAP_STAGE_GROUPS, STAGED_GROUPS, A3lignModel
+from .arguments import BAPArguments
 
 logger = logging.getLogger(__name__)
 
@@ -45,36 +45,9 @@ def stage_bounds(stage_epochs: list[int], stage: int) -> tuple[int, int]:
     return start, start + stage_epochs[stage - 1]
 
 
-@dataclass
-class BAPArguments:
-    """The BAP schedule and its per-stage optimisation."""
-
-    stage_epochs: list[int] = field(
-        default_factory=lambda: [40, 30, 30], metadata={"help": "Epochs of stages 1, 2, 3 (paper: 40 30 30); 0 skips a stage."}
-    )
-    stage_learning_rates: list[float] = field(
-        default_factory=lambda: [1e-3, 1e-3, 1e-3], metadata={"help": "Peak learning rate of each stage (paper silent)."}
-    )
-    mat_lr_multiplier: float = field(default=1.0, metadata={"help": "The MAT's learning rate relative to the stage's."})
-    stage_warmup_ratio: float = field(default=0.1, metadata={"help": "Linear warm-up, as a fraction of each stage."})
-
-    def __post_init__(self):
-        if len(self.stage_epochs) != 3 or min(self.stage_epochs) < 0 or sum(self.stage_epochs) == 0:
-            raise ValueError(f"stage_epochs={self.stage_epochs}: expected three non-negative epoch counts, not all 0")
-        if not 0 <= self.stage_warmup_ratio < 1:
-            raise ValueError(f"stage_warmup_ratio={self.stage_warmup_ratio}: expected a fraction in [0, 1)")
-        if len(self.stage_learning_rates) != 3 or min(self.stage_learning_rates) < 0:
-            raise ValueError(f"stage_learning_rates={self.stage_learning_rates}: expected three non-negative rates")
-
-    @property
-    def total_epochs(self) -> int:
-        return sum(self.stage_epochs)
-
-    def stage_at_epoch(self, epoch: int) -> int:
-        return stage_at_epoch(self.stage_epochs, epoch)
-
-    def stage_bounds(self, stage: int) -> tuple[int, int]:
-        return stage_bounds(self.stage_epochs, stage)
+def steps_per_epoch(total_steps: int, stage_epochs: list[int]) -> int:
+    """Optimizer steps per epoch of a run of `total_steps` steps (the Trainer plans whole epochs)."""
+    return max(1, total_steps // sum(stage_epochs))
 
 
 def unwrap(model: nn.Module) -> A3lignModel:
@@ -142,19 +115,18 @@ class BAPCallback(TrainerCallback):
         self.synchronizations = 0
 
     def _epoch(self, state) -> int:
-        steps_per_epoch = max(1, state.max_steps // self.bap.total_epochs)
-        return state.global_step // steps_per_epoch
+        return state.global_step // steps_per_epoch(state.max_steps, self.bap.stage_epochs)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         epoch = self._epoch(state)
-        self.stage = self.bap.stage_at_epoch(epoch)
+        self.stage = stage_at_epoch(self.bap.stage_epochs, epoch)
         if state.global_step == 0 and self.stage == 3:  # a run that starts in stage 3
             self._synchronize(model)
         apply_stage(model, self.stage)
         logger.info("BAP: %s at epoch %d in stage %d", "resumed" if state.global_step else "starting", epoch, self.stage)
 
     def on_epoch_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
-        stage = self.bap.stage_at_epoch(self._epoch(state))
+        stage = stage_at_epoch(self.bap.stage_epochs, self._epoch(state))
         if stage == self.stage:
             return
         logger.info("BAP: stage %d -> %d at epoch %d", self.stage, stage, self._epoch(state))
@@ -231,7 +203,7 @@ class BAPTrainer(Trainer):
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None:
             optimizer = optimizer or self.optimizer
-            steps_per_epoch = max(1, num_training_steps // self.bap.total_epochs)
+            epoch_steps = steps_per_epoch(num_training_steps, self.bap.stage_epochs)
             base = unwrap(self.model)
             # Param groups start at lr 1.0: each lambda returns the absolute learning rate.
             functions = []
@@ -240,7 +212,7 @@ class BAPTrainer(Trainer):
                 multiplier = self.bap.mat_lr_multiplier if name == "mat" else 1.0
                 peaks = [lr * multiplier if stage_trains(name, stage, base) else 0.0
                          for stage, lr in enumerate(self.bap.stage_learning_rates, 1)]
-                functions.append(StageLR(peaks, self.bap.stage_epochs, steps_per_epoch, self.bap.stage_warmup_ratio))
+                functions.append(StageLR(peaks, self.bap.stage_epochs, epoch_steps, self.bap.stage_warmup_ratio))
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, functions)
             self._created_lr_scheduler = True
         return self.lr_scheduler

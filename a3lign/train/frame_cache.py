@@ -14,19 +14,19 @@ views, seed and the clip list: a cache made for anything else is never read by m
 written atomically and skipped when present (an interrupted extraction resumes), and shard k is
 extracted by process k mod world size (`accelerate launch` splits the work).
 
-    python -m a3lign.frame_cache --clip_model openai/clip-vit-large-patch14 --dataset dfew \\
+    a3lign cache --clip_model openai/clip-vit-large-patch14 --dataset dfew \\
         --data_root /data/DFEW --fold 1 --views 4 --cache_dir cache/
 """
 
-import argparse
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from ..data import clip_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +34,12 @@ SAMPLER_VERSION = "segments-v1"  # bump when the sampler or the augmentation cha
 
 
 def view_pixels(processor, path, view: int, seed: int, clip_index: int) -> torch.Tensor:
-    """Pixels `(F, 3, crop, crop)` of one view of a clip: 0 evaluation, >= 1 a seeded training view."""
+    """Pixels `(F, 3, crop, crop)` of cached view `view` of a clip: 0 the evaluation view, >= 1 a training
+    view drawn from a generator seeded by (seed, clip, view)."""
     if view == 0:
-        return processor(os.fspath(path))["pixel_values_videos"][0]
+        return clip_pixels(processor, path)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + clip_index * 1_009 + view)
-    frames, _ = processor.load_clip(path, training=True, generator=generator)
-    return processor.augment(frames, generator)
+    return clip_pixels(processor, path, random_segments=True, augment=True, generator=generator)
 
 
 def vision_fingerprint(model) -> str:
@@ -143,40 +143,3 @@ def build_cached_split(cache_dir, model, processor, clips, training_views, seed,
     if distributed:
         torch.distributed.barrier()
     return cache.load()
-
-
-def main(argv=None):
-    from . import A3lignModel, A3lignVideoProcessor
-    from .data import load_split
-
-    parser = argparse.ArgumentParser(prog="python -m a3lign.frame_cache", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clip_model", required=True)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--data_root", required=True)
-    parser.add_argument("--fold")
-    parser.add_argument("--dfew_frames", default="clip_224x224")
-    parser.add_argument("--num_frames", type=int, default=16)
-    parser.add_argument("--image_size", type=int, default=112)
-    parser.add_argument("--views", type=int, default=4, help="training views per clip (plus the evaluation view)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--cache_dir", required=True)
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--num_workers", type=int, default=2)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    # Only the vision tower runs here: the smallest MAT keeps the model light (the key ignores the MAT).
-    model = A3lignModel.from_clip_pretrained(args.clip_model, num_frames=args.num_frames, image_size=args.image_size,
-                                             mat_sentences=1, mat_tokens=1).eval()
-    if torch.cuda.is_available():
-        model.cuda()
-    processor = A3lignVideoProcessor.from_model_config(model.config)
-    for split, views in (("train", args.views), ("test", 0)):
-        clips = load_split(args.dataset, args.data_root, split, fold=args.fold, dfew_frames=args.dfew_frames).clips
-        embeddings, _ = build_cached_split(args.cache_dir, model, processor, clips, views, args.seed,
-                                           args.batch_size, args.num_workers)
-        print(f"{split}: {tuple(embeddings.shape)} cached")
-
-
-if __name__ == "__main__":
-    main()

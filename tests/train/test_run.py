@@ -1,4 +1,5 @@
-"""train_bap.py end to end: outputs, YAML, tensorboard, multi-process equality, LoRA, evaluation, folds."""
+"""BAP runs end to end (`a3lign train`, what train_bap.py runs): outputs, YAML, tensorboard, multi-process
+equality, LoRA, evaluation, folds."""
 
 import json
 import os
@@ -10,18 +11,19 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForVideoClassification, TrainerCallback, TrainingArguments
 
-import train_bap
 from a3lign import A3lignModel
-from a3lign.bap import BAPArguments, BAPTrainer
+from a3lign.cli.evaluate import main as evaluate_cli
+from a3lign.cli.train import main as train_cli
 from a3lign.configuration_a3lign import DFEW_LABELS
 from a3lign.data import synthesize
-from a3lign.evaluate import main as evaluate_cli
-from a3lign.training import ModelArguments, build_model
+from a3lign.train.arguments import BAPArguments, ModelArguments, parse_arguments
+from a3lign.train.bap import BAPTrainer
+from a3lign.train.run import build_model
 
+from ..videos import noise_frames, write_frame_folder
 from .test_bap import PixelClips
-from .videos import noise_frames, write_frame_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -35,7 +37,7 @@ def synthetic(tmp_path_factory):
 def clip_dir(tmp_path_factory):
     from transformers import CLIPModel
 
-    from .conftest import tiny_clip_config
+    from ..conftest import tiny_clip_config
 
     torch.manual_seed(1)
     path = tmp_path_factory.mktemp("clip") / "tiny-clip"
@@ -60,8 +62,8 @@ def test_train_bap_from_yaml_writes_a_complete_run_folder(tmp_path, synthetic, c
         "train_augment: true\n"
     )
     out = tmp_path / "run"
-    runs = train_bap.main([str(config), *common_flags(synthetic, clip_dir), "--output_dir", str(out)])
-    run = runs[0]
+    runs = train_cli([str(config), *common_flags(synthetic, clip_dir), "--output_dir", str(out)])
+    run = runs[0].figures
     assert set(run["per_stage"]) == {1, 2, 3} and run["train_clips"] == 28 and run["test_clips"] == 21
 
     metrics = json.loads((out / "metrics.json").read_text())
@@ -100,7 +102,7 @@ def test_two_processes_match_one(tmp_path, synthetic, clip_dir):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     single, double = tmp_path / "single", tmp_path / "double"
     single.mkdir(), double.mkdir()
-    driver = str(ROOT / "tests" / "ddp_driver.py")
+    driver = str(ROOT / "tests" / "train" / "ddp_driver.py")
     commands = {
         single: [sys.executable, driver, str(single), *flags, "--output_dir", str(single),
                  "--per_device_train_batch_size", "4"],
@@ -187,7 +189,7 @@ def test_fold_all_trains_five_folds_and_writes_the_table(tmp_path, clip_dir):
                 write_frame_folder(root / "Clip" / "clip_224x224" / f"{video:05d}", noise_frames(5, 32, 32, seed=video))
     out = tmp_path / "folds"
     flags = common_flags(root, clip_dir, dataset="dfew")
-    train_bap.main([*flags, "--fold", "all", "--stage_epochs", "1", "0", "0", "--per_device_train_batch_size", "7",
+    train_cli([*flags, "--fold", "all", "--stage_epochs", "1", "0", "0", "--per_device_train_batch_size", "7",
                     "--save_strategy", "no", "--output_dir", str(out)])
     table = json.loads((out / "folds.json").read_text())
     assert [f["fold"] for f in table["folds"]] == ["1", "2", "3", "4", "5"]
@@ -195,28 +197,16 @@ def test_fold_all_trains_five_folds_and_writes_the_table(tmp_path, clip_dir):
     assert "| mean |" in (out / "folds.md").read_text()
     assert all((out / f"fold_{k}" / "metrics.json").exists() for k in range(1, 6))
     with pytest.raises(SystemExit, match="--fold is required"):
-        train_bap.main([*flags, "--output_dir", str(out)])
+        train_cli([*flags, "--output_dir", str(out)])
 
 
 @pytest.mark.parametrize("name", ["dfew", "ferv39k", "mafw", "synthetic"])
 def test_shipped_configs_parse(name, tmp_path):
     """configs/*.yaml stay true to the code: every key is a real argument."""
-    model, data, bap, training = train_bap.parse(
+    model, data, _, bap, training = parse_arguments(
         [str(ROOT / "configs" / f"{name}.yaml"), "--data_root", "/data", "--clip_model", "clip", "--bf16", "false",
          "--output_dir", str(tmp_path)])
     assert data.dataset == name and bap.total_epochs > 0
     if name != "synthetic":  # the paper's settings
         assert bap.stage_epochs == [40, 30, 30] and training.optim == "sgd" and (model.image_size, model.num_frames) == (112, 16)
         assert training.per_device_train_batch_size == 64
-
-
-def test_demo_runs_end_to_end(tmp_path, capsys):
-    from a3lign.demo import main as demo
-
-    result = demo(["--output", str(tmp_path / "demo"), "--clips_per_class", "2", "--test_clips_per_class", "1", "--",
-                   "--stage_epochs", "1", "1", "1", "--dataloader_num_workers", "0"])
-    out = capsys.readouterr().out
-    assert "| stage 1 (epoch 1) |" in out and "| stage 3 (epoch 3) |" in out and "shuffled test frames" in out
-    assert out.count("pipeline on held-out") == 2
-    assert result["shuffled"]["num_clips"] == 7
-    assert (tmp_path / "demo" / "model" / "model.safetensors").exists()

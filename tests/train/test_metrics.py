@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from a3lign.metrics import load_dfer_recall
+from a3lign.train.metrics import load_dfer_recall
 
 
 def test_hand_computed_example_with_a_class_never_predicted():

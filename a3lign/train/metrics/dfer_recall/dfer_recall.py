@@ -21,7 +21,7 @@ Returns:
     uar, war (`float`, percent), per_class_recall (`list[float]`, percent, NaN for a class absent
     from the references), confusion_matrix (`list[list[int]]`, rows = references, columns = predictions).
 Example:
-    >>> metric = evaluate.load("a3lign/metrics/dfer_recall")
+    >>> metric = evaluate.load("a3lign/train/metrics/dfer_recall")
     >>> metric.compute(predictions=[0, 1, 1], references=[0, 1, 0], num_classes=2)["uar"]
     75.0
 """
