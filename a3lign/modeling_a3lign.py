@@ -28,14 +28,6 @@ from transformers.utils import ModelOutput
 from .configuration_a3lign import A3lignConfig
 from .processing_a3lign import A3lignVideoProcessor
 
-# Which parameter groups train in each BAP stage (paper Fig. 2d). CLIP never trains.
-BAP_STAGE_GROUPS = {
-    1: ("mat", "text_dynamic_encoder"),
-    2: ("video_dynamic_encoder",),
-    3: ("mat", "jas"),
-}
-STAGED_GROUPS = ("mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas")
-
 # CLIP's fixed BPE vocabulary: <|startoftext|> and <|endoftext|>. Old hub configs of the OpenAI
 # checkpoints carry bos=0 / eos=2 instead; transformers special-cases eos == 2 the same way.
 CLIP_SOS_ID, CLIP_EOT_ID = 49406, 49407
@@ -204,8 +196,9 @@ class A3lignModel(A3lignPreTrainedModel):
     """A3lign-DFER for video classification: `pixel_values_videos (B, F, 3, H, W)` -> `logits (B, C)`.
 
     Parts, named as in the paper: `clip` (frozen towers), `mat`, `text_dynamic_encoder`,
-    `video_dynamic_encoder`, `jas`. `config.bap_stage` selects the forward path;
-    [`set_bap_stage`] also selects what trains, [`synchronize_modules`] builds the JAS.
+    `video_dynamic_encoder`, `jas`. `config.bap_stage` selects the forward path ([`set_bap_stage`]),
+    [`synchronize_modules`] builds the JAS. CLIP never trains; which of the other parts train in each
+    BAP stage is the training side's decision, not the model's.
     """
 
     def __init__(self, config: A3lignConfig):
@@ -221,7 +214,7 @@ class A3lignModel(A3lignPreTrainedModel):
         self.register_buffer("frame_mean", torch.zeros(embed_dim))
         self.register_buffer("frame_std", torch.ones(embed_dim))
         self.post_init()
-        self.set_bap_stage(config.bap_stage)
+        self.freeze_fixed_parts()
 
     # ----- construction and loading -----------------------------------------------------------
     @classmethod
@@ -245,10 +238,15 @@ class A3lignModel(A3lignPreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
-        model = super().from_pretrained(*args, **kwargs)
-        # from_pretrained turns requires_grad back on everywhere: restore the stage's (CLIP frozen).
-        model.set_bap_stage(model.config.bap_stage)
-        return model
+        loaded = super().from_pretrained(*args, **kwargs)
+        # from_pretrained turns requires_grad back on everywhere; `output_loading_info=True` returns (model, info).
+        (loaded[0] if isinstance(loaded, tuple) else loaded).freeze_fixed_parts()
+        return loaded
+
+    def freeze_fixed_parts(self) -> None:
+        """CLIP never trains (the paper keeps it frozen), nor does the logit scale unless `logit_scale_learnable`."""
+        self.clip.requires_grad_(False)
+        self.logit_scale.requires_grad_(self.config.logit_scale_learnable)
 
     def save_pretrained(self, save_directory, *args, video_processor: A3lignVideoProcessor | None = None, **kwargs):
         """Save config, weights and code, and always the video processor that matches the model.
@@ -275,22 +273,12 @@ class A3lignModel(A3lignPreTrainedModel):
         return super()._apply(fn, *args, **kwargs)
 
     # ----- BAP ---------------------------------------------------------------------------------
-    def staged_groups(self) -> dict[str, nn.Module]:
-        """The parameter groups BAP switches on and off, by name."""
-        return {name: getattr(self, name) for name in STAGED_GROUPS}
-
     def set_bap_stage(self, stage: int) -> None:
-        """Select stage `stage`'s forward path and make exactly its groups trainable (paper Fig. 2d).
-
-        CLIP stays frozen; a learnable logit scale trains in every stage.
-        """
-        if stage not in BAP_STAGE_GROUPS:
+        """Select stage `stage`'s forward path (paper Fig. 2d): 1 averages frames, 2 runs the video dynamic
+        encoder, 3 runs both modalities through the JAS. What trains is not the model's decision."""
+        if stage not in (1, 2, 3):
             raise ValueError(f"bap_stage={stage!r} is invalid: expected 1, 2 or 3.")
         self.config.bap_stage = stage
-        self.clip.requires_grad_(False)
-        for name, module in self.staged_groups().items():
-            module.requires_grad_(name in BAP_STAGE_GROUPS[stage])
-        self.logit_scale.requires_grad_(self.config.logit_scale_learnable)
 
     @torch.no_grad()
     def synchronize_modules(self) -> None:

@@ -5,6 +5,10 @@
     Module Synchronization, then
     stage 3 (E3 epochs): train MAT + JAS; both modalities through the JAS
 
+This module is the one owner of what trains when: the stage -> groups table, the grouping of parameters,
+the stage arithmetic, the callback that switches stages and the trainer that builds the optimizer and the
+schedule. The model only follows the forward path of `config.bap_stage` and keeps CLIP frozen.
+
 The optimizer and the DDP wrapper are built once, while every staged group is trainable (a group
 frozen at wrap time and trained later makes DDP ranks diverge silently). `BAPCallback` then switches
 `requires_grad` per stage at each epoch start, deriving the stage from the global step, so that a run
@@ -23,10 +27,21 @@ import torch
 from torch import nn
 from transformers import Trainer, TrainerCallback
 
-from ..modeling_a3lign import BAP_STAGE_GROUPS, STAGED_GROUPS, A3lignModel
+from ..modeling_a3lign import A3lignModel
 from .arguments import BAPArguments
 
 logger = logging.getLogger(__name__)
+
+# Which parameter groups train in each BAP stage (paper Fig. 2d).
+BAP_STAGE_GROUPS = {
+    1: ("mat", "text_dynamic_encoder"),
+    2: ("video_dynamic_encoder",),
+    3: ("mat", "jas"),
+}
+STAGED_GROUPS = ("mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas")
+# LoRA adapters inside CLIP form one group per tower; CLIP itself trains in no stage.
+LORA_GROUPS = {"text_model": "text_lora", "vision_model": "vision_lora"}
+GROUPS = (*STAGED_GROUPS, "logit_scale", *LORA_GROUPS.values(), "clip")
 
 
 def stage_at_epoch(stage_epochs: list[int], epoch: int) -> int:
@@ -58,25 +73,35 @@ def unwrap(model: nn.Module) -> A3lignModel:
     return model
 
 
+def parameter_group(name: str) -> str:
+    """The BAP group of a parameter of the unwrapped A3lignModel, named as `named_parameters` names it: its
+    top-level module (`clip.logit_scale` is CLIP's, not the model's `logit_scale`), and for a LoRA adapter
+    inside CLIP its tower's adapter group."""
+    top, _, rest = name.partition(".")
+    if top == "clip" and "lora_" in name:
+        tower = rest.partition(".")[0]
+        if tower not in LORA_GROUPS:
+            raise ValueError(f"LoRA parameter {name!r} is in no tower: expected clip.{' or clip.'.join(LORA_GROUPS)}")
+        return LORA_GROUPS[tower]
+    if top not in GROUPS:
+        raise ValueError(f"parameter {name!r} belongs to no BAP group: expected a top-level module among {GROUPS}")
+    return top
+
+
 def parameter_groups(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
-    """Named parameters by BAP group: the staged groups, `logit_scale`, and LoRA adapters per tower."""
-    groups = {name: [] for name in (*STAGED_GROUPS, "logit_scale", "text_lora", "vision_lora")}
-    for name, param in model.named_parameters():
-        parts = name.split(".")
-        if "lora_" in name:
-            groups["text_lora" if "text_model" in parts else "vision_lora"].append((name, param))
-            continue
-        for group in (*STAGED_GROUPS, "logit_scale"):
-            if group in parts:
-                groups[group].append((name, param))
-                break
+    """Named parameters of the A3lignModel inside any wrapper, by BAP group (`GROUPS`)."""
+    groups = {group: [] for group in GROUPS}
+    for name, param in unwrap(model).named_parameters():
+        groups[parameter_group(name)].append((name, param))
     return groups
 
 
 def stage_trains(group: str, stage: int, model: A3lignModel) -> bool:
     """Whether `group` trains in `stage`: the paper's groups, the logit scale if learnable, and LoRA
     adapters with their side (text adapters with the MAT in stages 1 and 3, vision adapters with the
-    video side in stages 2 and 3)."""
+    video side in stages 2 and 3). CLIP never trains."""
+    if group == "clip":
+        return False
     if group == "logit_scale":
         return model.config.logit_scale_learnable
     if group == "text_lora":
@@ -104,6 +129,16 @@ def unfreeze_all_stages(model: nn.Module) -> None:
     """Make every group that trains in some stage trainable: the state the optimizer and DDP are built in."""
     base = unwrap(model)
     _set_trainable(base, lambda group: any(stage_trains(group, stage, base) for stage in (1, 2, 3)))
+
+
+def set_training_modes(model: nn.Module) -> None:
+    """Eval mode for the frozen CLIP inside a model in training mode (the Trainer puts every module in
+    training mode at each step). LoRA adapters inside CLIP keep training mode, so that their dropout acts."""
+    clip = unwrap(model).clip
+    clip.eval()
+    for name, module in clip.named_modules():
+        if name.rpartition(".")[2].startswith("lora_"):
+            module.train()
 
 
 class BAPCallback(TrainerCallback):
@@ -181,14 +216,18 @@ class BAPTrainer(Trainer):
         unfreeze_all_stages(self.model)
         return super().train(*args, **kwargs)
 
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        if model.training:  # a training step, which has just set every module to training mode
+            set_training_modes(model)
+        return super().compute_loss(model, inputs, *args, **kwargs)
+
     def create_optimizer(self, model=None):
         if self.optimizer is not None:
             return self.optimizer
         model = self.model if model is None else model
-        base = unwrap(model)
-        decay = set(self.get_decay_parameter_names(base))  # named as parameter_groups names them
+        decay = set(self.get_decay_parameter_names(unwrap(model)))  # named as parameter_groups names them
         groups = []
-        for group, params in parameter_groups(base).items():
+        for group, params in parameter_groups(model).items():
             trainable = [(n, p) for n, p in params if p.requires_grad]
             for decays in (True, False):
                 members = [p for n, p in trainable if (n in decay) == decays]

@@ -1,4 +1,5 @@
-"""BAP in real `Trainer.train()` runs: what trains in each stage, one synchronization, exact resume."""
+"""BAP, the training side's one owner of what trains when: the groups of each stage, and real
+`Trainer.train()` runs (what moves in each stage, one synchronization, exact resume, CLIP in eval mode)."""
 
 import pytest
 import torch
@@ -6,9 +7,53 @@ from transformers import TrainerCallback, TrainingArguments
 
 from a3lign import A3lignModel
 from a3lign.train.arguments import BAPArguments
-from a3lign.train.bap import BAPTrainer, StageLR, stage_at_epoch
+from a3lign.train.bap import (
+    BAP_STAGE_GROUPS, STAGED_GROUPS, BAPTrainer, StageLR, apply_stage, parameter_groups, stage_at_epoch,
+    unfreeze_all_stages,
+)
 
 GROUPS = ("clip", "mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas")
+
+
+def trainable_groups(model):
+    names = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    return names - {"logit_scale"}
+
+
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_each_stage_trains_exactly_its_groups_and_gradients_follow(tester, stage):
+    config, pixels, labels = tester.prepare_config_and_inputs()
+    model = A3lignModel(config)
+    apply_stage(model, stage)
+    assert model.config.bap_stage == stage
+    assert trainable_groups(model) == set(BAP_STAGE_GROUPS[stage])
+    assert not any(p.requires_grad for p in model.clip.parameters())
+    model(pixel_values_videos=pixels, labels=labels).loss.backward()
+    for name in STAGED_GROUPS:
+        has_grad = [p.grad is not None and p.grad.abs().sum() > 0 for p in getattr(model, name).parameters()]
+        if name in BAP_STAGE_GROUPS[stage]:
+            assert any(has_grad), f"{name} received no gradient in stage {stage}"
+        else:
+            assert not any(has_grad), f"{name} received a gradient in stage {stage}"
+    assert all(p.grad is None for p in model.clip.parameters())
+    # The MAT's gradient has flowed through the frozen text tower (stages 1 and 3 only).
+    assert (model.mat.tokens.grad is not None) == (stage in (1, 3))
+
+
+def test_learnable_logit_scale_trains_in_every_stage_and_clip_in_none(tester):
+    """CLIP has a `logit_scale` of its own: it is CLIP's, frozen, not the model's learnable one."""
+    model = tester.build_model(logit_scale_learnable=True)
+    assert [name for name, _ in parameter_groups(model)["logit_scale"]] == ["logit_scale"]
+    assert "clip.logit_scale" in [name for name, _ in parameter_groups(model)["clip"]]
+    for stage in (1, 2, 3):
+        apply_stage(model, stage)
+        assert model.logit_scale.requires_grad
+        assert not any(p.requires_grad for p in model.clip.parameters()), stage
+    unfreeze_all_stages(model)
+    assert model.logit_scale.requires_grad and not any(p.requires_grad for p in model.clip.parameters())
+    fixed = tester.build_model()
+    apply_stage(fixed, 1)
+    assert not fixed.logit_scale.requires_grad
 
 
 class PixelClips(torch.utils.data.Dataset):
@@ -89,6 +134,21 @@ def test_each_stage_trains_exactly_its_groups(tester, tmp_path, bap):
                 assert torch.equal(value, encoder[name.replace(f"blocks.{k}.", f"blocks.{index}.", 1)]), name
     assert torch.equal(jas["position_embedding"], end_of_stage_2["video_dynamic_encoder"]["position_embedding"])
     assert changed(snapshots.starts[2], snapshots.starts[3], "jas")
+
+
+def test_frozen_clip_runs_in_eval_mode_while_training(tester, tmp_path, bap):
+    """The Trainer puts the model in training mode at each step; CLIP stays in eval mode, the rest trains."""
+    trainer = make_trainer(tester, tmp_path, bap, save_strategy="no")
+    model, modes = trainer.model, []
+
+    def record(module, args):
+        clip_training = {m.training for m in model.clip.modules()}
+        modes.append((clip_training, model.training, model.video_dynamic_encoder.training))
+
+    model.clip.vision_model.register_forward_pre_hook(record)
+    trainer.train()
+    assert len(modes) == bap.total_epochs * 3  # one vision-tower pass per step
+    assert all(mode == ({False}, True, True) for mode in modes), modes[0]
 
 
 def test_resume_mid_stage_2_ends_identical(tester, tmp_path, bap):
