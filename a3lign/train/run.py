@@ -66,6 +66,14 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stag
     return get_peft_model(model, lora)
 
 
+def save_model_folder(model: A3lignModel, processor: A3lignVideoProcessor, folder) -> None:
+    """The published folder: the model (config, safetensors, code) and the processor that feeds it, which
+    must match it (crop = `image_size`, frames = `num_frames`)."""
+    processor.check_matches(model.config)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+
+
 def build_datasets(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments):
     """Training and evaluation datasets: decoded clips, or cached frame embeddings (`--frame_cache_dir`).
     Sets the model's frame statistics unless resuming (the checkpoint holds them)."""
@@ -115,8 +123,8 @@ def run_bap(
     training_args.num_train_epochs = bap_args.total_epochs
     training_args.max_steps = -1
     metrics = RecallMetrics(labels)
-    trainer = BAPTrainer(
-        model=model, args=training_args, bap=bap_args, compute_metrics=metrics,
+    trainer = BAPTrainer(  # the processor travels with every checkpoint (processing_class)
+        model=model, args=training_args, bap=bap_args, compute_metrics=metrics, processing_class=processor,
         train_dataset=train_dataset, eval_dataset=eval_dataset,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -142,7 +150,7 @@ def run_bap(
         "bap": asdict(bap_args),
     }
     if trainer.is_world_process_zero():
-        final_model.save_pretrained(output_dir, video_processor=processor)
+        save_model_folder(final_model, processor, output_dir)
         write_metrics(output_dir / "metrics.json", figures)
         write_model_card(output_dir / "README.md", figures)
         plot_confusion_matrix(metrics.last["confusion_matrix"], labels, output_dir / "confusion_matrix.png")

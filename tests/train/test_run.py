@@ -11,14 +11,14 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForVideoClassification, TrainerCallback, TrainingArguments
 
-from a3lign import A3lignModel
+from a3lign import A3lignModel, A3lignVideoProcessor
 from a3lign.cli.evaluate import main as evaluate_cli
 from a3lign.cli.train import main as train_cli
 from a3lign.configuration_a3lign import DFEW_LABELS
 from a3lign.data import synthesize
 from a3lign.train.arguments import BAPArguments, ModelArguments, parse_arguments
 from a3lign.train.bap import BAPTrainer
-from a3lign.train.run import build_model
+from a3lign.train.run import build_model, save_model_folder
 
 from ..videos import noise_frames, write_frame_folder
 from .test_bap import PixelClips
@@ -76,7 +76,9 @@ def test_train_bap_from_yaml_writes_a_complete_run_folder(tmp_path, synthetic, c
     assert f"| {metrics['uar']:.2f} | {metrics['war']:.2f} |" in card and "Best epoch" in card and "| Fear |" in card
     for png in ("confusion_matrix.png", "training_curves.png"):
         assert (out / png).read_bytes()[:8] == PNG
-    assert len(list(out.glob("checkpoint-*"))) == 1  # retention limit
+    checkpoints = list(out.glob("checkpoint-*"))
+    assert len(checkpoints) == 1  # retention limit
+    assert (checkpoints[0] / "video_preprocessor_config.json").exists()  # the processor travels with checkpoints
     assert list(out.rglob("events.out.tfevents*")), "tensorboard wrote nothing"
 
     model = AutoModelForVideoClassification.from_pretrained(out)
@@ -90,6 +92,16 @@ def test_train_bap_from_yaml_writes_a_complete_run_folder(tmp_path, synthetic, c
     shuffled = evaluate_cli(["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic),
                              "--num_workers", "0", "--shuffle_frames"])
     assert shuffled["num_clips"] == 21 and (out / "eval_synthetic_shuffled.json").exists()
+
+
+def test_model_folder_holds_the_matching_processor(tester, tmp_path):
+    model = tester.build_model(image_size=64, num_frames=8)
+    save_model_folder(model, A3lignVideoProcessor.from_model_config(model.config), tmp_path)
+    loaded = A3lignVideoProcessor.from_pretrained(tmp_path)
+    loaded.check_matches(model.config)
+    assert (loaded.crop_size.height, loaded.num_frames) == (64, 8)
+    with pytest.raises(ValueError, match="does not match the model"):
+        save_model_folder(model, A3lignVideoProcessor(), tmp_path / "other")
 
 
 def test_two_processes_match_one(tmp_path, synthetic, clip_dir):
