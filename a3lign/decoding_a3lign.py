@@ -8,6 +8,7 @@ Remote code: imports only numpy, PIL, torch (transformers' own dependencies) and
 
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -108,12 +109,12 @@ def decode_video_frames(path: Path, indices: list[int]) -> dict[int, np.ndarray]
     return kept
 
 
-def read_clip_frames(
-    source: str | os.PathLike, num_frames: int, training: bool = False, generator: torch.Generator | None = None
+def read_sampled_frames(
+    source: str | os.PathLike, choose: Callable[[int], Sequence[int]]
 ) -> tuple[np.ndarray, list[int], int]:
-    """Sample and read a clip from a video file or a frame folder.
+    """Read the frames `choose(num_total)` picks from a video file or a frame folder; only those are decoded.
 
-    Returns `(frames (num_frames, H, W, 3) uint8, indices, num_total)`.
+    Returns `(frames (len(indices), H, W, 3) uint8, indices, num_total)`.
     """
     path = Path(source)
     if not path.exists():
@@ -122,7 +123,7 @@ def read_clip_frames(
         files = list_frame_files(path)
         if not files:
             raise ValueError(f"frame folder '{path}' holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-        indices = sample_segment_indices(len(files), num_frames, training, generator)
+        indices = [int(i) for i in choose(len(files))]
         cache = {i: read_image(files[i]) for i in set(indices)}
         return np.stack([cache[i] for i in indices]), indices, len(files)
     if path.stat().st_size == 0:
@@ -130,12 +131,22 @@ def read_clip_frames(
     total = count_video_frames(path)
     if total == 0:
         raise ValueError(f"'{path}' has no decodable frames (0 video packets)")
-    indices = sample_segment_indices(total, num_frames, training, generator)
+    indices = [int(i) for i in choose(total)]
     kept = decode_video_frames(path, indices)
     # The packet count can exceed what decodes (a damaged tail): fall back to the last decoded frame.
     decoded = sorted(kept)
     frames = [kept[i] if i in kept else kept[max((d for d in decoded if d <= i), default=decoded[0])] for i in indices]
     return np.stack(frames), indices, total
+
+
+def read_clip_frames(
+    source: str | os.PathLike, num_frames: int, training: bool = False, generator: torch.Generator | None = None
+) -> tuple[np.ndarray, list[int], int]:
+    """Sample (`sample_segment_indices`) and read a clip from a video file or a frame folder.
+
+    Returns `(frames (num_frames, H, W, 3) uint8, indices, num_total)`.
+    """
+    return read_sampled_frames(source, lambda total: sample_segment_indices(total, num_frames, training, generator))
 
 
 def frames_to_uint8_array(video) -> np.ndarray:
@@ -182,6 +193,7 @@ def frames_to_uint8_array(video) -> np.ndarray:
 __all__ = [
     "sample_segment_indices",
     "list_frame_files",
+    "read_sampled_frames",
     "read_clip_frames",
     "frames_to_uint8_array",
     "count_video_frames",

@@ -1,33 +1,96 @@
 """A3lignVideoProcessor: any clip -> `pixel_values_videos (B, F, 3, crop, crop)`, as training saw it.
 
-Inputs: a path to a video file (mp4, avi, webm, mkv, mov, ...), a folder of frame images, an array or
-tensor of frames, a list of PIL images, or a list of any of these (a batch). Frames are sampled one per
-equal segment (centres at inference), resized (shortest edge 120), centre-cropped (112), scaled and
-normalised with CLIP's mean and std. `augment` is the training-time counterpart (random crop, flip),
-with one draw of its random parameters per clip.
+Inputs follow transformers' batching rules (`make_batched_videos`). One clip: a path to a video file (mp4,
+avi, webm, mkv, mov, ...) or to a folder of frame images; a `(T, H, W, C)`, `(T, C, H, W)` or `(T, H, W)`
+array or tensor; a list of frames (PIL images or `(H, W, C)` arrays); one image. A batch: a list of clips,
+or a 5-D `(B, T, H, W, C)` / `(B, T, C, H, W)` array or tensor. Frames are sampled one per equal segment
+(`sample_frames`: segment centres), resized (shortest edge 120), centre-cropped (112), scaled and
+normalised with CLIP's mean and std. `augment` is the training-time counterpart (random crop, flip), with
+one draw of its random parameters per clip.
 
-Remote code: imports only torch, transformers and its siblings.
+Files are decoded with PyAV (`fetch_videos`; transformers' own needs torchcodec), only the sampled frames.
+
+Remote code: imports only torch, transformers (numpy, PIL) and its sibling decoding file.
 """
 
 import os
+from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 import torch
 from PIL import Image
-from transformers import BaseVideoProcessor
-from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PILImageResampling
-from transformers.video_utils import VideoMetadata
+from transformers import BaseVideoProcessor, BatchFeature
+from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ChannelDimension, PILImageResampling
+from transformers.video_utils import VideoMetadata, make_batched_videos
 
-from .decoding_a3lign import frames_to_uint8_array, read_clip_frames, sample_segment_indices
+from .decoding_a3lign import frames_to_uint8_array, read_sampled_frames, sample_segment_indices
 
 # The paper resizes to 120 and crops 112: keep that ratio for other crop sizes.
 RESIZE_OVER_CROP = 120 / 112
+# What one input item may be (anything else would be dropped silently by the batching rules).
+READABLE = (str, os.PathLike, np.ndarray, torch.Tensor, Image.Image, list, tuple)
 
 
 def _describe(item) -> str:
     if isinstance(item, (str, os.PathLike)):
         return f"'{item}'"
     return f"a {type(item).__name__}"
+
+
+@contextmanager
+def _batch_item(position: int, item, batch_size: int):
+    """Errors raised inside name the batch item they come from (a batch of one needs no name)."""
+    try:
+        yield
+    except (FileNotFoundError, ValueError) as error:
+        if batch_size == 1:
+            raise
+        raise type(error)(f"batch item {position} ({_describe(item)}): {error}") from error
+
+
+def _readable(item):
+    """An input item in the form the batching rules read as meant: a path as a string, images as one
+    `(T, H, W, 3)` clip (any PIL mode, sizes checked), gray frames with their channel axis."""
+    if isinstance(item, os.PathLike):
+        return os.fspath(item)
+    if isinstance(item, Image.Image):
+        item = [item]
+    if isinstance(item, (list, tuple)) and item and all(isinstance(frame, Image.Image) for frame in item):
+        return frames_to_uint8_array(item)
+    if isinstance(item, (np.ndarray, torch.Tensor)) and (item.ndim == 2 or (item.ndim == 3 and item.shape[-1] not in (1, 3, 4))):
+        return item[..., None]  # (T, H, W) gray frames, or one (H, W) gray image
+    return item
+
+
+def make_clip_batch(videos) -> list:
+    """Any accepted input -> a list of clips, each a path string or `(T, H, W, 3)` uint8 RGB frames.
+    transformers' `make_batched_videos` decides what is one clip and what is a batch."""
+    items = videos if isinstance(videos, (list, tuple)) else [videos]
+    if not items:
+        raise ValueError("no clip given: expected a clip or a non-empty list of clips")
+    for position, item in enumerate(items):
+        if not isinstance(item, READABLE):
+            message = f"cannot read a clip from {type(item).__name__}: expected a path, frames or a list of them"
+            raise ValueError(f"batch item {position}: {message}" if isinstance(videos, (list, tuple)) else message)
+    videos = _readable(videos)
+    if isinstance(videos, (list, tuple)):
+        videos = [_readable(item) for item in videos]
+    batch = make_batched_videos(videos)
+    clips = []
+    for position, clip in enumerate(batch):
+        with _batch_item(position, clip, len(batch)):
+            clips.append(clip if isinstance(clip, str) else frames_to_uint8_array(clip))
+    return clips
+
+
+def _concatenate(values: list):
+    """One batch from the outputs of several `preprocess` calls."""
+    if isinstance(values[0], torch.Tensor):
+        return torch.cat(values)
+    if isinstance(values[0], np.ndarray):
+        return np.concatenate(values)
+    return [value for part in values for value in part]
 
 
 class A3lignVideoProcessor(BaseVideoProcessor):
@@ -74,69 +137,69 @@ class A3lignVideoProcessor(BaseVideoProcessor):
                 f"(image_size {config.image_size}, num_frames {config.num_frames})"
             )
 
-    # ----- decoding and sampling (the stock path needs torchcodec; we decode with PyAV) ----------
+    # ----- transformers' public hooks ----------------------------------------------------------------
+    def preprocess(self, videos, **kwargs) -> BatchFeature:
+        """Clips -> `pixel_values_videos (B, F, 3, crop, crop)` (see the module docstring for the inputs)."""
+        kwargs.setdefault("return_tensors", "pt")
+        kwargs["input_data_format"] = ChannelDimension.LAST  # every in-memory clip is (T, H, W, 3) by now
+        clips = make_clip_batch(videos)
+        if len({isinstance(clip, str) for clip in clips}) == 1:
+            return super().preprocess(clips, **kwargs)
+        # transformers decodes a batch as files or as frames, judging by its first item: a batch that mixes
+        # both goes one clip at a time.
+        outputs = []
+        for position, clip in enumerate(clips):
+            with _batch_item(position, clip, len(clips)):
+                outputs.append(super().preprocess([clip], **kwargs))
+        return BatchFeature({key: _concatenate([output[key] for output in outputs]) for key in outputs[0]})
+
+    def sample_frames(
+        self, metadata: VideoMetadata, num_frames: int | None = None, fps: float | None = None,
+        training: bool = False, generator: torch.Generator | None = None, **kwargs,
+    ) -> list[int]:
+        """Indices of the frames to keep: one per equal segment, its centre (`training`: a random frame of
+        it, drawn from `generator`). A clip shorter than `num_frames` is played once and padded by repeating
+        its last frame; repeated indices are kept (transformers' own sampler rejects short clips)."""
+        if fps is not None:
+            raise ValueError(f"fps={fps} is not supported: A3lign samples num_frames segments of each clip")
+        return sample_segment_indices(metadata.total_num_frames, num_frames or self.num_frames, training, generator)
+
+    def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
+        """Decode video files (PyAV) and frame folders, keeping only the frames `sample_indices_fn` picks
+        (every frame without it). One path -> `(frames (F, H, W, 3) uint8, VideoMetadata)`; a list of paths
+        -> `(list of frames, list of metadata)`."""
+        if isinstance(video_url_or_urls, (list, tuple)):
+            decoded = []
+            for position, path in enumerate(video_url_or_urls):
+                with _batch_item(position, path, len(video_url_or_urls)):
+                    decoded.append(self.fetch_videos(path, sample_indices_fn))
+            return [frames for frames, _ in decoded], [metadata for _, metadata in decoded]
+
+        def choose(total: int):
+            if sample_indices_fn is None:
+                return range(total)
+            return sample_indices_fn(metadata=VideoMetadata(total_num_frames=total, video_backend="pyav"))
+
+        frames, indices, total = read_sampled_frames(video_url_or_urls, choose)
+        metadata = VideoMetadata(total_num_frames=total, height=frames.shape[1], width=frames.shape[2],
+                                 video_backend="pyav", frames_indices=indices)
+        return frames, metadata
+
+    # ----- one clip, for datasets ------------------------------------------------------------------------
     def load_clip(
         self, clip, num_frames: int | None = None, training: bool = False, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, VideoMetadata]:
-        """Sample one clip: `(num_frames, 3, H, W)` uint8 RGB frames and their metadata (`frames_indices`)."""
-        num_frames = num_frames or self.num_frames
+        """One clip's sampled frames before resizing, `(num_frames, 3, H, W)` uint8 RGB, and their metadata
+        (`frames_indices`). `training` takes a random frame per segment, drawn from `generator`."""
+        sample = partial(self.sample_frames, num_frames=num_frames, training=training, generator=generator)
         if isinstance(clip, (str, os.PathLike)):
-            frames, indices, total = read_clip_frames(clip, num_frames, training, generator)
+            frames, metadata = self.fetch_videos(os.fspath(clip), sample)
         else:
             array = frames_to_uint8_array(clip)
-            total = array.shape[0]
-            indices = sample_segment_indices(total, num_frames, training, generator)
-            frames = array[indices]
-        video = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
-        metadata = VideoMetadata(
-            total_num_frames=total, height=video.shape[2], width=video.shape[3], video_backend="pyav",
-            frames_indices=indices,
-        )
-        return video, metadata
-
-    @staticmethod
-    def _as_batch(videos) -> list:
-        """A single clip or a batch of clips -> a list of clips."""
-        if isinstance(videos, (str, os.PathLike)):
-            return [videos]
-        if isinstance(videos, (np.ndarray, torch.Tensor)):
-            return list(videos) if videos.ndim == 5 else [videos]
-        if isinstance(videos, Image.Image):
-            return [[videos]]
-        if isinstance(videos, (list, tuple)):
-            if videos and all(isinstance(v, Image.Image) for v in videos):
-                return [list(videos)]  # one clip given as its images
-            return list(videos)
-        raise ValueError(f"cannot read a clip from {type(videos).__name__}: expected a path, frames or a list of them")
-
-    def _decode_and_sample_videos(self, videos, video_metadata=None, do_sample_frames=None, sample_indices_fn=None):
-        num_frames = None
-        if sample_indices_fn is not None:  # the stock preprocess binds num_frames into this partial
-            num_frames = sample_indices_fn.keywords.get("num_frames")
-        batch = self._as_batch(videos)
-        clips, metadata = [], []
-        for position, item in enumerate(batch):
-            try:
-                if do_sample_frames is False:
-                    frames = torch.from_numpy(frames_to_uint8_array(item)).permute(0, 3, 1, 2).contiguous()
-                    meta = VideoMetadata(total_num_frames=frames.shape[0], frames_indices=list(range(frames.shape[0])))
-                else:
-                    frames, meta = self.load_clip(item, num_frames)
-            except (FileNotFoundError, ValueError) as error:
-                if len(batch) == 1:
-                    raise
-                raise type(error)(f"batch item {position} ({_describe(item)}): {error}") from error
-            clips.append(frames)
-            metadata.append(meta)
-        return clips, metadata
-
-    def _prepare_input_videos(self, videos, do_convert_rgb=None, input_data_format=None, device=None):
-        # Already RGB, channels first, uint8.
-        return [video.to(device) if device is not None else video for video in videos]
-
-    def preprocess(self, videos, **kwargs):
-        kwargs.setdefault("return_tensors", "pt")
-        return super().preprocess(videos, **kwargs)
+            metadata = VideoMetadata(total_num_frames=array.shape[0], height=array.shape[1], width=array.shape[2])
+            metadata.frames_indices = sample(metadata)
+            frames = array[metadata.frames_indices]
+        return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(), metadata
 
     # ----- training-time augmentation --------------------------------------------------------------
     def augment(self, video: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -115,6 +115,63 @@ def test_in_memory_inputs_and_batches(processor):
     assert processor(array, num_frames=8)["pixel_values_videos"].shape == (1, 8, 3, 112, 112)
 
 
+# ----- input forms: transformers' batching rules ------------------------------------------------------
+SHORT = noise_frames(8, 35, 22)  # 8 frames of 35 x 22: shorter than the 16 sampled, so padded
+
+
+@pytest.mark.parametrize(
+    "form, clip",
+    [
+        ("list of numpy frames", list(SHORT)),
+        ("list of PIL images", [Image.fromarray(f) for f in SHORT]),
+        ("(T, H, W, C) array", SHORT),
+        ("(T, C, H, W) tensor", torch.from_numpy(SHORT).permute(0, 3, 1, 2)),
+        ("list of float frames", [f.astype(np.float32) / 255 for f in SHORT]),
+    ],
+)
+def test_one_clip_in_every_form(processor, form, clip):
+    out = processor(clip, return_metadata=True)
+    assert out["pixel_values_videos"].shape == (1, 16, 3, 112, 112), form
+    assert out["video_metadata"][0].frames_indices == list(range(8)) + [7] * 8  # padded: repeated indices kept
+    torch.testing.assert_close(out["pixel_values_videos"], processor(SHORT)["pixel_values_videos"], atol=1e-6, rtol=0)
+
+
+def test_batches_in_every_form(processor):
+    other = noise_frames(20, 35, 22, seed=1)
+    expected = torch.cat([processor(SHORT)["pixel_values_videos"], processor(other)["pixel_values_videos"]])
+    batches = {
+        "list of arrays": [SHORT, other],
+        "list of lists of numpy frames": [list(SHORT), list(other)],
+        "list of lists of PIL images": [[Image.fromarray(f) for f in SHORT], [Image.fromarray(f) for f in other]],
+        "list of tensors": [torch.from_numpy(SHORT), torch.from_numpy(other)],
+    }
+    for name, batch in batches.items():
+        torch.testing.assert_close(processor(batch)["pixel_values_videos"], expected, atol=1e-6, rtol=0, msg=name)
+    five_d = np.stack([SHORT, SHORT[::-1]])  # (B, T, H, W, C)
+    expected = torch.cat([processor(SHORT)["pixel_values_videos"], processor(SHORT[::-1].copy())["pixel_values_videos"]])
+    for name, batch in {"5-D array": five_d, "5-D tensor": torch.from_numpy(five_d),
+                        "5-D (B, T, C, H, W) tensor": torch.from_numpy(five_d).permute(0, 1, 4, 2, 3)}.items():
+        torch.testing.assert_close(processor(batch)["pixel_values_videos"], expected, atol=1e-6, rtol=0, msg=name)
+    one_image = processor(Image.fromarray(SHORT[0]))["pixel_values_videos"]
+    assert one_image.shape == (1, 16, 3, 112, 112) and all(torch.equal(one_image[0, 0], f) for f in one_image[0])
+    with pytest.raises(ValueError, match="no clip given"):
+        processor([])
+
+
+def test_paths_and_lists_of_paths(processor, tmp_path):
+    video = write_video(tmp_path / "clip.mp4", noise_frames(25, 62, 98), "libx264", "yuv420p")
+    folder = write_frame_folder(tmp_path / "frames", noise_frames(11, 40, 50, seed=2))
+    singles = [processor(str(path))["pixel_values_videos"] for path in (video, folder)]
+    assert all(single.shape == (1, 16, 3, 112, 112) for single in singles)
+    assert torch.equal(processor(video)["pixel_values_videos"], singles[0])  # a pathlib.Path
+    assert torch.equal(processor([str(video), folder])["pixel_values_videos"], torch.cat(singles))
+    # A batch mixing files and frames keeps its order.
+    mixed = processor([SHORT, str(video), [Image.fromarray(f) for f in SHORT]], return_metadata=True)
+    assert mixed["pixel_values_videos"].shape == (3, 16, 3, 112, 112) and len(mixed["video_metadata"]) == 3
+    assert torch.equal(mixed["pixel_values_videos"][1:2], singles[0])
+    assert torch.equal(mixed["pixel_values_videos"][0], mixed["pixel_values_videos"][2])
+
+
 def test_processing_is_resize_crop_normalise(processor):
     """Flat grey frames normalise to CLIP's (grey - mean) / std everywhere."""
     clip = np.full((4, 50, 300, 3), 200, np.uint8)
@@ -221,6 +278,7 @@ def test_batch_error_names_the_bad_item(processor, tmp_path):
         (np.full((4, 8, 8, 3), 2.0, np.float32), r"\[0, 1\]"),
         ([Image.new("RGB", (8, 8)), Image.new("RGB", (9, 8))], "differ in size"),
         (42, "cannot read a clip from int"),
+        (["a.mp4", 42], "batch item 1: cannot read a clip from int"),
     ],
 )
 def test_bad_arrays(processor, clip, match):
