@@ -19,20 +19,24 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def sample_segment_indices(
-    num_total: int, num_frames: int, training: bool = False, generator: torch.Generator | None = None
+    num_total: int, num_frames: int, training: bool = False, generator: torch.Generator | None = None,
+    offset: float = 0.5,
 ) -> list[int]:
     """Indices of `num_frames` frames out of `num_total`: one per equal segment.
 
-    Evaluation takes each segment's centre, `floor((i + 0.5) * num_total / num_frames)`; training a
-    uniformly random frame of each segment. A clip shorter than `num_frames` is played once and padded
-    by repeating its last frame (the field's convention).
+    Evaluation takes the frame at `offset` of each segment, `floor((i + offset) * num_total / num_frames)`
+    (0.5: its centre; multi-view testing shifts it); training a uniformly random frame of each segment. A
+    clip shorter than `num_frames` is played once and padded by repeating its last frame (the field's
+    convention).
     """
     if num_total < 1:
         raise ValueError(f"cannot sample from a clip of {num_total} frames")
+    if not 0 <= offset < 1:
+        raise ValueError(f"segment offset {offset} is invalid: expected a fraction in [0, 1)")
     if num_total < num_frames:
         return list(range(num_total)) + [num_total - 1] * (num_frames - num_total)
     if not training:
-        return [int((i + 0.5) * num_total / num_frames) for i in range(num_frames)]
+        return [int((i + offset) * num_total / num_frames) for i in range(num_frames)]
     bounds = torch.arange(num_frames + 1) * num_total // num_frames
     offsets = (torch.rand(num_frames, generator=generator) * (bounds[1:] - bounds[:-1])).long()
     return (bounds[:-1] + offsets).tolist()

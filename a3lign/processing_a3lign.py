@@ -155,14 +155,15 @@ class A3lignVideoProcessor(BaseVideoProcessor):
 
     def sample_frames(
         self, metadata: VideoMetadata, num_frames: int | None = None, fps: float | None = None,
-        training: bool = False, generator: torch.Generator | None = None, **kwargs,
+        training: bool = False, generator: torch.Generator | None = None, offset: float = 0.5, **kwargs,
     ) -> list[int]:
-        """Indices of the frames to keep: one per equal segment, its centre (`training`: a random frame of
-        it, drawn from `generator`). A clip shorter than `num_frames` is played once and padded by repeating
-        its last frame; repeated indices are kept (transformers' own sampler rejects short clips)."""
+        """Indices of the frames to keep: one per equal segment, at `offset` of it (0.5: its centre;
+        `training`: a random frame of it, drawn from `generator`). A clip shorter than `num_frames` is
+        played once and padded by repeating its last frame; repeated indices are kept (transformers' own
+        sampler rejects short clips)."""
         if fps is not None:
             raise ValueError(f"fps={fps} is not supported: A3lign samples num_frames segments of each clip")
-        return sample_segment_indices(metadata.total_num_frames, num_frames or self.num_frames, training, generator)
+        return sample_segment_indices(metadata.total_num_frames, num_frames or self.num_frames, training, generator, offset)
 
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
         """Decode video files (PyAV) and frame folders, keeping only the frames `sample_indices_fn` picks
@@ -187,11 +188,13 @@ class A3lignVideoProcessor(BaseVideoProcessor):
 
     # ----- one clip, for datasets ------------------------------------------------------------------------
     def load_clip(
-        self, clip, num_frames: int | None = None, training: bool = False, generator: torch.Generator | None = None
+        self, clip, num_frames: int | None = None, training: bool = False, generator: torch.Generator | None = None,
+        offset: float = 0.5,
     ) -> tuple[torch.Tensor, VideoMetadata]:
         """One clip's sampled frames before resizing, `(num_frames, 3, H, W)` uint8 RGB, and their metadata
-        (`frames_indices`). `training` takes a random frame per segment, drawn from `generator`."""
-        sample = partial(self.sample_frames, num_frames=num_frames, training=training, generator=generator)
+        (`frames_indices`). `training` takes a random frame per segment, drawn from `generator`; otherwise
+        the frame at `offset` of each segment."""
+        sample = partial(self.sample_frames, num_frames=num_frames, training=training, generator=generator, offset=offset)
         if isinstance(clip, (str, os.PathLike)):
             frames, metadata = self.fetch_videos(os.fspath(clip), sample)
         else:
@@ -201,24 +204,42 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             frames = array[metadata.frames_indices]
         return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(), metadata
 
-    # ----- training-time augmentation --------------------------------------------------------------
-    def augment(self, video: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    # ----- views of a sampled clip: training augmentation, multi-view testing ------------------------------
+    def augment(self, video: torch.Tensor, generator: torch.Generator | None = None, flip: bool = True) -> torch.Tensor:
         """Training view of one sampled clip: `(F, 3, H, W)` uint8 -> `(F, 3, crop, crop)` normalised.
 
-        Resize as at inference, then one random crop and one coin flip for the whole clip, so that
-        every frame of a clip sees the same crop and the same flip (the motion stays coherent).
+        Resize as at inference, then one random crop and (with `flip`) one coin flip for the whole clip, so
+        that every frame of a clip sees the same crop and the same flip (the motion stays coherent). A flip
+        turns left into right: turn it off when the classes are not mirror-symmetric.
         """
         crop = self.crop_size
         video = self.resize(video, size=self.size, resample=self.resample)
         height, width = video.shape[-2:]
-        if height < crop.height or width < crop.width:
-            video = self.center_crop(video, crop)  # pads, as at inference
-        else:
-            top = int(torch.randint(0, height - crop.height + 1, (1,), generator=generator))
-            left = int(torch.randint(0, width - crop.width + 1, (1,), generator=generator))
-            video = video[..., top : top + crop.height, left : left + crop.width]
-        if torch.rand(1, generator=generator).item() < 0.5:
+        top = int(torch.randint(0, max(0, height - crop.height) + 1, (1,), generator=generator))
+        left = int(torch.randint(0, max(0, width - crop.width) + 1, (1,), generator=generator))
+        video = self._crop_at(video, top, left)
+        if flip and torch.rand(1, generator=generator).item() < 0.5:
             video = video.flip(-1)
+        return self._normalize(video)
+
+    def crop_view(self, video: torch.Tensor, position: tuple[float, float] = (0.5, 0.5)) -> torch.Tensor:
+        """A fixed view of one sampled clip: `(F, 3, H, W)` uint8 -> `(F, 3, crop, crop)` normalised, resized as
+        at inference and cropped at `position` = (top, left) as fractions of the margins ((0.5, 0.5): the
+        centre crop, the pipeline's view; (0, 0) and (1, 1): opposite corners, for multi-view testing)."""
+        crop = self.crop_size
+        video = self.resize(video, size=self.size, resample=self.resample)
+        height, width = video.shape[-2:]
+        top, left = (int(max(0, free) * fraction) for free, fraction in
+                     ((height - crop.height, position[0]), (width - crop.width, position[1])))
+        return self._normalize(self._crop_at(video, top, left))
+
+    def _crop_at(self, video: torch.Tensor, top: int, left: int) -> torch.Tensor:
+        crop = self.crop_size
+        if video.shape[-2] < crop.height or video.shape[-1] < crop.width:
+            return self.center_crop(video, crop)  # pads, as at inference
+        return video[..., top : top + crop.height, left : left + crop.width]
+
+    def _normalize(self, video: torch.Tensor) -> torch.Tensor:
         return self.rescale_and_normalize(
             video, self.do_rescale, self.rescale_factor, self.do_normalize, self.image_mean, self.image_std
         )

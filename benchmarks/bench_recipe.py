@@ -105,7 +105,7 @@ def run_task(task, work: Path, flags: list[str]) -> dict:
         "--clip_model", str(clip), "--num_frames", str(task.num_frames), "--image_size", "32",
         "--frame_cache_dir", str(work / task.name / "frame_cache"), "--output_dir", str(output),
         "--save_strategy", "no", "--dataloader_num_workers", "0",
-        "--disable_tqdm", "true", *flags,
+        "--disable_tqdm", "true", *task.flags, *flags,
     ]
     shutil.rmtree(output, ignore_errors=True)  # a fresh run each time
     started = time.time()
@@ -131,7 +131,7 @@ def run_task(task, work: Path, flags: list[str]) -> dict:
         "ordered_probe": linear_probe(train_x.flatten(1), train_y, test_x.flatten(1), test_y, classes),
         "stages": stages, "final": metrics["uar"],
         "shuffled": shuffled_uar(model, test_x, test_y, classes), "seconds": seconds,
-        "optim": metrics.get("optim"), "learning_rates": metrics.get("learning_rates"),
+        "optim": metrics.get("optim"), "learning_rates": metrics.get("learning_rates"), "task_flags": list(task.flags),
     }
 
 

@@ -161,7 +161,7 @@ def memory_child(args) -> None:
 
 
 def bench_data(repeats_clips: int) -> list[dict]:
-    from a3lign.data import ClipDataset
+    from a3lign.data import ClipDataset, ClipView, training_view
     from a3lign.data.clips import Clip
     from a3lign.data.synthetic import render_clip, write_mp4
 
@@ -175,7 +175,7 @@ def bench_data(repeats_clips: int) -> list[dict]:
     rows = []
     for workers in (0, 2):
         for training in (False, True):
-            loader = torch.utils.data.DataLoader(ClipDataset(clips, processor, training=training), batch_size=8,
+            loader = torch.utils.data.DataLoader(ClipDataset(clips, processor, training_view() if training else ClipView()), batch_size=8,
                                                  num_workers=workers)
             start = time.perf_counter()
             count = sum(len(batch["labels"]) for batch in loader)

@@ -28,6 +28,7 @@ class Task:
     train_per_class: int
     test_per_class: int
     about: str
+    flags: tuple[str, ...] = ()  # train_bap.py flags a user of such data must give (never optimizer ones)
 
 
 def _sweep(label: str, length: int, rng) -> list[Image.Image]:
@@ -133,7 +134,8 @@ RENDER = {"sweep": _sweep, "pulse": _pulse, "size": _size, "turn": _turn, "timin
 
 TASKS = [
     Task("sweep", ["right", "left", "down", "up"], 16, (20, 60), "mp4", 32, 20, 8,
-         "a bar crossing the frame in one of 4 directions"),
+         "a bar crossing the frame in one of 4 directions (left/right: no flip augmentation)",
+         ("--train_flip", "false")),
     Task("pulse", ["RGB", "RBG", "GRB", "GBR", "BRG", "BGR"], 8, (5, 30), "frames", 64, 14, 6,
          "three colour flashes in one of 6 orders; clips from 5 frames (shorter than 8)"),
     Task("size", ["grow", "shrink", "pulse"], 8, (4, 24), "mp4", 32, 24, 10,

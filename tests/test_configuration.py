@@ -15,7 +15,8 @@ def test_defaults_follow_the_paper():
     assert (config.mat_sentences, config.mat_tokens) == (16, 64)
     assert (config.text_dynamic_num_layers, config.video_dynamic_num_layers, config.jas_num_layers) == (2, 4, 4)
     assert config.bap_stage == 3
-    assert config.jas_synchronization == ["video.0", "video.1", "text.0", "text.1"]
+    assert config.jas_synchronization == ["video.0", "video.1", "video.2", "video.3"]
+    assert A3lignConfig(jas_num_layers=5, jas_synchronization=None).jas_synchronization[-1] == "init"
     assert tuple(config.id2label.values()) == DFEW_LABELS
     assert config.label2id == {name: i for i, name in enumerate(DFEW_LABELS)}
     assert config.dynamic_hidden_size == config.clip_config.projection_dim == 768

@@ -176,3 +176,16 @@ def test_mean_pooling_and_wider_encoders_run(tester):
     out = model(pixel_values_videos=pixels, labels=labels)
     out.loss.backward()
     assert out.logits.shape == (tester.batch_size, config.num_labels)
+
+
+def test_synchronized_jas_starts_stage_3_where_stage_2_ended(tester):
+    """With the default policy the JAS is the video dynamic encoder: stage 3's video path starts exactly as
+    stage 2's ended, so the class side alone has to re-align (BAPArguments.jas_frozen_ratio)."""
+    config, pixels, _ = tester.prepare_config_and_inputs(bap_stage=2)
+    torch.manual_seed(0)
+    model = A3lignModel(config).eval()
+    with torch.no_grad():
+        stage_2 = model.get_video_features(pixels)
+        model.synchronize_modules()
+        model.set_bap_stage(3)
+        torch.testing.assert_close(model.get_video_features(pixels), stage_2, atol=0, rtol=0)

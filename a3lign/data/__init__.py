@@ -3,11 +3,13 @@ reports, the dataset flags every command shares, the torch dataset that decodes 
 workers, and the synthetic dataset. Imports the remote code (decoding, class names), never training."""
 
 from .arguments import DatasetArguments
-from .clips import Clip, ClipDataset, ListedClip, SplitReport, clip_pixels
+from .clips import Clip, ClipDataset, ListedClip, SplitReport
+from .views import ClipView, clip_pixels, parse_test_views, evaluation_views, training_view
 from .readers import DATASET_NAMES, FIVE_FOLD, FOLDS, MAFW_LABELS, load_split
 from .synthetic import render_clip, synthesize
 
 __all__ = [
     "Clip", "ClipDataset", "ListedClip", "SplitReport", "DatasetArguments", "DATASET_NAMES", "FIVE_FOLD", "FOLDS",
-    "MAFW_LABELS", "clip_pixels", "load_split", "render_clip", "synthesize",
+    "MAFW_LABELS", "ClipView", "clip_pixels", "load_split", "parse_test_views", "render_clip", "synthesize",
+    "evaluation_views", "training_view",
 ]

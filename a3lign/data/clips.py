@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .views import ClipView, clip_pixels
 from ..decoding_a3lign import IMAGE_EXTENSIONS, count_video_frames, list_frame_files
 
 logger = logging.getLogger(__name__)
@@ -138,44 +139,29 @@ def validate_split(dataset: str, split: str, listed: list[ListedClip], label_to_
     return report
 
 
-def clip_pixels(processor, path, random_segments: bool = False, augment: bool = False, generator=None) -> torch.Tensor:
-    """Pixels `(F, 3, crop, crop)` of one view of a clip.
-
-    The evaluation view (no random segments, no augmentation) is exactly the pipeline's input. A training
-    view takes a random frame per segment (`random_segments`) and one random crop and flip for the whole
-    clip (`augment`, via `processor.augment`), drawn from `generator`.
-    """
-    if not (random_segments or augment):
-        return processor(os.fspath(path))["pixel_values_videos"][0]
-    frames, _ = processor.load_clip(path, training=random_segments, generator=generator)
-    if augment:
-        return processor.augment(frames, generator)
-    return processor(frames.permute(0, 2, 3, 1).numpy())["pixel_values_videos"][0]  # the evaluation geometry
-
-
 class ClipDataset(torch.utils.data.Dataset):
     """Valid clips -> `{"pixel_values_videos": (F, 3, crop, crop), "labels": int}`, decoded on access.
 
-    Training: a random frame per segment (`random_segments`) and one random crop + flip per clip
-    (`augment`). Evaluation: segment centres, resize and centre crop (exactly what the pipeline does).
-    Decoding runs in DataLoader workers; PyTorch seeds their RNGs per worker.
+    `views`: one `ClipView` (default: the pipeline's; `training_view()` for training, whose random draws come
+    from each DataLoader worker's RNG, seeded by PyTorch) or a list of them, stacked as `(V, F, 3, crop, crop)`
+    for multi-view testing.
     """
 
-    def __init__(self, clips: list[Clip], processor, training: bool = False, random_segments: bool = True, augment: bool = True):
+    def __init__(self, clips: list[Clip], processor, views: ClipView | list[ClipView] = ClipView()):
         self.clips = clips
         self.processor = processor
-        self.training = training
-        self.random_segments = random_segments
-        self.augment = augment
+        self.views = views
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict:
-        clip = self.clips[index]
-        training = self.training
-        pixels = clip_pixels(self.processor, clip.path, training and self.random_segments, training and self.augment)
-        return {"pixel_values_videos": pixels, "labels": clip.label}
+        path = self.clips[index].path
+        if isinstance(self.views, ClipView):
+            pixels = clip_pixels(self.processor, path, self.views)
+        else:
+            pixels = torch.stack([clip_pixels(self.processor, path, view) for view in self.views])
+        return {"pixel_values_videos": pixels, "labels": self.clips[index].label}
 
     def to_hf_dataset(self):
         """The same clips as a `datasets.Dataset` (columns clip_id, path, label) decoding through a transform."""

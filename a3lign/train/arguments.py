@@ -12,7 +12,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 from transformers.training_args import OptimizerNames
 
-from ..data import DatasetArguments
+from ..data import DatasetArguments, parse_test_views
 
 # LoRA targets: the attention of these CLIP towers (a regex over A3lignModel's module names).
 LORA_TOWERS = {"vision": "vision_model", "text": "text_model", "both": "(vision_model|text_model)"}
@@ -45,7 +45,15 @@ class TrainingDataArguments:
     """How training reads the data: sampling, augmentation, calibration and the frame-embedding cache."""
 
     train_random_segments: bool = field(default=True, metadata={"help": "A random frame per segment in training."})
-    train_augment: bool = field(default=True, metadata={"help": "Random crop + flip per clip in training."})
+    train_augment: bool = field(default=True, metadata={"help": "One random crop (+ flip) per clip in training."})
+    train_flip: bool = field(
+        default=True, metadata={"help": "With --train_augment, flip half the clips horizontally. Faces are mirror-"
+                                        "symmetric; turn it off when left and right matter to the classes."}
+    )
+    test_views: str = field(
+        default="2x2", metadata={"help": "Multi-view testing of the final model, TEMPORALxSPATIAL (logits averaged), "
+                                         "reported beside the single view; 1x1: single view only."}
+    )
     calibration_clips: int = field(
         default=1024, metadata={"help": "Training clips (evenly spaced) whose frames give the frame statistics."}
     )
@@ -54,44 +62,103 @@ class TrainingDataArguments:
     )
     frame_cache_views: int = field(default=4, metadata={"help": "Cached training views per clip (random crops/segments)."})
 
+    def __post_init__(self):
+        parse_test_views(self.test_views)  # fails early, naming the value
+
+
+# Default peak learning rates per optimizer family, for the MAT and for the temporal modules (text and video
+# dynamic encoders, JAS; LoRA adapters and a learnable logit scale follow them). The paper gives none.
+# Chosen on benchmarks/bench_recipe.py: six small order-sensitive tasks nobody tuned for (RESULTS.md);
+# the nearest published recipe (DFER-CLIP: SGD, momentum 0.9, temporal module 1e-2, prompts 1e-3) uses
+# a ten times larger rate for the temporal part than for the prompts under SGD, as the SGD row does.
+DEFAULT_LEARNING_RATES = {
+    "adamw": {"mat": 3e-3, "dynamic": 3e-3},
+    "sgd": {"mat": 1e-1, "dynamic": 1e-1},
+}
+
+
+def _defaults(group: str) -> str:
+    return ", ".join(f"{family} {rates[group]:g}" for family, rates in DEFAULT_LEARNING_RATES.items())
+
+
+def optimizer_family(optim: str) -> str | None:
+    """`"adamw"` or `"sgd"` for the optimizers with default learning rates, else None."""
+    optim = str(getattr(optim, "value", optim))
+    if optim == "sgd":
+        return "sgd"
+    if optim.startswith("adamw") or optim in ("adam", "adamw"):
+        return "adamw"
+    return None
+
 
 @dataclass
 class BAPArguments:
-    """The BAP schedule and its per-stage optimisation (stage arithmetic: `a3lign.train.bap`)."""
+    """The BAP schedule and its optimisation (stage arithmetic: `a3lign.train.bap`).
+
+    Learning rates: one peak rate for the MAT and one for the temporal modules, defaulting to the
+    optimizer's row of `DEFAULT_LEARNING_RATES`; each stage warms up linearly over `stage_warmup_ratio` of
+    its steps, then decays by a cosine to zero. Stage 3 first keeps the JAS frozen for `jas_frozen_ratio`
+    of its steps: Module Synchronization hands the JAS the video dynamic encoder, so the video side starts
+    stage 3 exactly where stage 2 left it, and the MAT alone re-aligns the class embeddings to it before
+    the JAS moves (without this, the switch of the class path to the JAS undoes stage 2: measured).
+    """
 
     stage_epochs: list[int] = field(
         default_factory=lambda: [40, 30, 30], metadata={"help": "Epochs of stages 1, 2, 3 (paper: 40 30 30); 0 skips a stage."}
     )
-    stage_learning_rates: list[float] = field(
-        default_factory=lambda: [1e-3, 1e-3, 1e-3], metadata={"help": "Peak learning rate of each stage (paper silent)."}
+    mat_learning_rate: float | None = field(
+        default=None, metadata={"help": "Peak learning rate of the MAT (stages 1, 3). Default: the optimizer's "
+                                        f"({_defaults('mat')})."}
     )
-    mat_lr_multiplier: float = field(default=1.0, metadata={"help": "The MAT's learning rate relative to the stage's."})
+    dynamic_learning_rate: float | None = field(
+        default=None, metadata={"help": "Peak learning rate of the dynamic encoders and the JAS. Default: the optimizer's "
+                                        f"({_defaults('dynamic')})."}
+    )
     stage_warmup_ratio: float = field(default=0.1, metadata={"help": "Linear warm-up, as a fraction of each stage."})
+    jas_frozen_ratio: float = field(
+        default=0.3, metadata={"help": "Fraction of stage 3 in which the JAS stays frozen while the MAT re-aligns."}
+    )
 
     def __post_init__(self):
         if len(self.stage_epochs) != 3 or min(self.stage_epochs) < 0 or sum(self.stage_epochs) == 0:
             raise ValueError(f"stage_epochs={self.stage_epochs}: expected three non-negative epoch counts, not all 0")
-        if not 0 <= self.stage_warmup_ratio < 1:
-            raise ValueError(f"stage_warmup_ratio={self.stage_warmup_ratio}: expected a fraction in [0, 1)")
-        if len(self.stage_learning_rates) != 3 or min(self.stage_learning_rates) < 0:
-            raise ValueError(f"stage_learning_rates={self.stage_learning_rates}: expected three non-negative rates")
+        for name in ("stage_warmup_ratio", "jas_frozen_ratio"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: expected a fraction in [0, 1)")
+        for name in ("mat_learning_rate", "dynamic_learning_rate"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: expected a non-negative learning rate")
 
     @property
     def total_epochs(self) -> int:
         return sum(self.stage_epochs)
 
+    def learning_rates(self, optim: str) -> dict[str, float]:
+        """Peak rates `{"mat", "dynamic"}` for optimizer `optim`: the flags where given, else its defaults."""
+        family = optimizer_family(optim)
+        given = {"mat": self.mat_learning_rate, "dynamic": self.dynamic_learning_rate}
+        if family is None and None in given.values():
+            raise ValueError(
+                f"optim={optim!r} has no default learning rates (only {', '.join(DEFAULT_LEARNING_RATES)} do): "
+                "pass --mat_learning_rate and --dynamic_learning_rate"
+            )
+        return {group: DEFAULT_LEARNING_RATES[family][group] if rate is None else rate for group, rate in given.items()}
+
 
 @dataclass
 class A3lignTrainingArguments(TrainingArguments):
     """`TrainingArguments` with this project's defaults: evaluate, log and save every epoch, keep two
-    checkpoints, SGD with momentum 0.9 (the paper's optimiser), DDP ready for staged groups."""
+    checkpoints, AdamW (the paper's SGD with momentum 0.9: `--optim sgd`), DDP ready for staged groups.
+    The learning rates are `BAPArguments`' (per group); `--learning_rate` is refused, not ignored."""
 
     eval_strategy: IntervalStrategy | str = field(default="epoch", metadata={"help": "Evaluate every epoch (the last one is the result)."})
     save_strategy: SaveStrategy | str = field(default="epoch", metadata={"help": "Checkpoint every epoch."})
     logging_strategy: IntervalStrategy | str = field(default="epoch", metadata={"help": "Log every epoch."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept."})
-    optim: OptimizerNames | str = field(default="sgd", metadata={"help": "Optimizer (paper: SGD)."})
-    optim_args: str | None = field(default="momentum=0.9", metadata={"help": "Optimizer arguments."})
+    optim: OptimizerNames | str = field(
+        default="adamw_torch", metadata={"help": "Optimizer: adamw_torch (default) or sgd (the paper's; momentum 0.9)."}
+    )
+    optim_args: str | None = field(default=None, metadata={"help": "Optimizer arguments (sgd default: momentum=0.9)."})
     weight_decay: float = field(default=1e-4, metadata={"help": "Weight decay (not on norms and biases)."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the dataset's fields."})
     ddp_find_unused_parameters: bool | None = field(
@@ -99,6 +166,16 @@ class A3lignTrainingArguments(TrainingArguments):
     )
     report_to: None | str | list[str] = field(default="none", metadata={"help": "none, tensorboard, ..."})
     dataloader_num_workers: int = field(default=2, metadata={"help": "Video decoding workers per process."})
+
+    def __post_init__(self):
+        if self.learning_rate != TrainingArguments.learning_rate:
+            raise ValueError(
+                f"learning_rate={self.learning_rate} is not used by BAP: set --mat_learning_rate and "
+                "--dynamic_learning_rate (per group; defaults follow --optim)"
+            )
+        if self.optim == "sgd" and not self.optim_args:
+            self.optim_args = "momentum=0.9"  # the paper's and its peers' SGD
+        super().__post_init__()
 
 
 # The argument groups of one run, in the order `parse_arguments` returns them.

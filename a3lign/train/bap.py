@@ -15,9 +15,10 @@ frozen at wrap time and trained later makes DDP ranks diverge silently). `BAPCal
 resumed from any checkpoint lands in the right stage. Frozen groups get no gradient, so neither the
 optimizer nor its weight decay touches them.
 
-Learning rates (the paper is silent): one peak rate per stage (`stage_learning_rates`), times
-`mat_lr_multiplier` for the MAT, with a linear warm-up over `stage_warmup_ratio` of each stage and a cosine
-decay to zero within each stage. Optimizer state (momentum) is reset at each stage start.
+Learning rates (the paper is silent): one peak rate for the MAT and one for the temporal modules
+(`BAPArguments.learning_rates`), a linear warm-up over `stage_warmup_ratio` of each stage and a cosine
+decay to zero within it; in stage 3 the JAS starts after `jas_frozen_ratio` of the stage (the MAT first).
+Optimizer state (momentum) is reset at each stage start.
 """
 
 import logging
@@ -142,29 +143,34 @@ def set_training_modes(model: nn.Module) -> None:
 
 
 class BAPCallback(TrainerCallback):
-    """Switches BAP stages at epoch boundaries; synchronizes modules once, entering stage 3."""
+    """Switches BAP stages at epoch boundaries; synchronizes modules once, entering stage 3.
+
+    The stage of each epoch follows from the global step, so a run resumed from any checkpoint, one saved
+    exactly at a stage boundary included, makes the same switch (synchronization, optimizer reset) at the
+    same step as the uninterrupted run.
+    """
 
     def __init__(self, bap: BAPArguments):
         self.bap = bap
-        self.stage = None
+        self.stage = None  # the stage of the last step taken (None before the first)
         self.synchronizations = 0
 
-    def _epoch(self, state) -> int:
-        return state.global_step // steps_per_epoch(state.max_steps, self.bap.stage_epochs)
+    def _stage_of_step(self, state, step: int) -> int:
+        return stage_at_epoch(self.bap.stage_epochs, step // steps_per_epoch(state.max_steps, self.bap.stage_epochs))
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        epoch = self._epoch(state)
-        self.stage = stage_at_epoch(self.bap.stage_epochs, epoch)
-        if state.global_step == 0 and self.stage == 3:  # a run that starts in stage 3
-            self._synchronize(model)
-        apply_stage(model, self.stage)
-        logger.info("BAP: %s at epoch %d in stage %d", "resumed" if state.global_step else "starting", epoch, self.stage)
+        # A resumed run continues the stage its checkpoint's last step trained in; `on_epoch_begin` then
+        # switches exactly where the uninterrupted run switched.
+        self.stage = self._stage_of_step(state, state.global_step - 1) if state.global_step else None
+        if self.stage is not None:
+            apply_stage(model, self.stage)
+        logger.info("BAP: %s at step %d", "resumed" if state.global_step else "starting", state.global_step)
 
     def on_epoch_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
-        stage = stage_at_epoch(self.bap.stage_epochs, self._epoch(state))
+        stage = self._stage_of_step(state, state.global_step)
         if stage == self.stage:
             return
-        logger.info("BAP: stage %d -> %d at epoch %d", self.stage, stage, self._epoch(state))
+        logger.info("BAP: stage %s -> %d at step %d", self.stage, stage, state.global_step)
         if stage == 3:
             self._synchronize(model)
         apply_stage(model, stage)
@@ -179,19 +185,25 @@ class BAPCallback(TrainerCallback):
 
 
 class StageLR:
-    """Learning rate of one parameter group at a global step: warm-up then cosine within each stage.
+    """Learning rate of one parameter group at a global step: within each stage, zero for the first
+    `frozen[stage]` fraction of it, then a linear warm-up and a cosine decay over the rest.
 
     Holds plain numbers only: `LambdaLR.state_dict()` saves a callable object's `__dict__` in checkpoints.
     """
 
-    def __init__(self, peaks: list[float], stage_epochs: list[int], steps_per_epoch: int, warmup_ratio: float):
+    def __init__(self, peaks: list[float], stage_epochs: list[int], steps_per_epoch: int, warmup_ratio: float,
+                 frozen: list[float] = (0.0, 0.0, 0.0)):
         self.peaks = list(peaks)  # per stage; 0 where the group does not train
         self.stage_epochs = list(stage_epochs)
         self.steps_per_epoch, self.warmup_ratio = steps_per_epoch, warmup_ratio
+        self.frozen = list(frozen)
 
     def __call__(self, step: int) -> float:
         stage = stage_at_epoch(self.stage_epochs, step // self.steps_per_epoch)
         first, last = (e * self.steps_per_epoch for e in stage_bounds(self.stage_epochs, stage))
+        first += round(self.frozen[stage - 1] * (last - first))
+        if step < first:
+            return 0.0
         length = max(1, last - first)
         progress = (step - first) / length
         if progress < self.warmup_ratio:
@@ -244,14 +256,15 @@ class BAPTrainer(Trainer):
             optimizer = optimizer or self.optimizer
             epoch_steps = steps_per_epoch(num_training_steps, self.bap.stage_epochs)
             base = unwrap(self.model)
+            rates = self.bap.learning_rates(self.args.optim)
             # Param groups start at lr 1.0: each lambda returns the absolute learning rate.
             functions = []
             for group in optimizer.param_groups:
                 name = group["bap_group"]
-                multiplier = self.bap.mat_lr_multiplier if name == "mat" else 1.0
-                peaks = [lr * multiplier if stage_trains(name, stage, base) else 0.0
-                         for stage, lr in enumerate(self.bap.stage_learning_rates, 1)]
-                functions.append(StageLR(peaks, self.bap.stage_epochs, epoch_steps, self.bap.stage_warmup_ratio))
+                rate = rates["mat" if name == "mat" else "dynamic"]
+                peaks = [rate if stage_trains(name, stage, base) else 0.0 for stage in (1, 2, 3)]
+                frozen = [0.0, 0.0, self.bap.jas_frozen_ratio if name == "jas" else 0.0]
+                functions.append(StageLR(peaks, self.bap.stage_epochs, epoch_steps, self.bap.stage_warmup_ratio, frozen))
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, functions)
             self._created_lr_scheduler = True
         return self.lr_scheduler

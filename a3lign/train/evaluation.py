@@ -1,5 +1,6 @@
 """Evaluation of a model on a dataset: UAR / WAR, per-class recall, confusion matrix, in frame order or
-with shuffled frames (the paper's Table 5)."""
+with shuffled frames (the paper's Table 5), on one view per clip or on several (multi-view testing: the
+logits of a clip's views are averaged)."""
 
 import torch
 
@@ -7,6 +8,9 @@ from .metrics import load_dfer_recall
 
 # What a dataset may hand the model per clip: decoded frames, or cached frame embeddings.
 MODEL_INPUTS = ("pixel_values_videos", "frame_embeddings")
+# Dimensions of one frame of one clip, per input ((3, H, W) pixels, (d,) embeddings) plus its frame axis:
+# an input with one more dimension holds several views per clip.
+VIEW_DIMS = {"pixel_values_videos": 4, "frame_embeddings": 2}
 
 
 class ShuffledFrames(torch.utils.data.Dataset):
@@ -22,20 +26,33 @@ class ShuffledFrames(torch.utils.data.Dataset):
     def __getitem__(self, index):
         sample = dict(self.dataset[index])
         key = next(k for k in MODEL_INPUTS if k in sample)
-        order = torch.randperm(sample[key].shape[0], generator=torch.Generator().manual_seed(self.seed * 1_000_003 + index))
-        sample[key] = sample[key][order]
+        frames_dim = -VIEW_DIMS[key]  # (F, ...) or, with several views, (V, F, ...): one order for all views
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        order = torch.randperm(sample[key].shape[frames_dim], generator=generator)
+        sample[key] = sample[key].index_select(sample[key].dim() + frames_dim, order)
         return sample
+
+
+def view_averaged_logits(model, batch: dict, device, dtype) -> torch.Tensor:
+    """Logits `(B, C)` of a batch of one view per clip (`(B, F, ...)`) or of several (`(B, V, F, ...)`: the
+    views' logits averaged)."""
+    key = next(k for k in MODEL_INPUTS if k in batch)
+    inputs = batch[key].to(device, dtype)
+    if inputs.dim() == VIEW_DIMS[key] + 1:
+        return model(**{key: inputs}).logits
+    clips, views = inputs.shape[:2]
+    return model(**{key: inputs.flatten(0, 1)}).logits.view(clips, views, -1).mean(1)
 
 
 @torch.no_grad()
 def evaluate_model(model, dataset, batch_size: int = 8, num_workers: int = 0) -> dict:
     """UAR / WAR (%) and per-class recall of `model` on a dataset of `{"pixel_values_videos" or
-    "frame_embeddings", "labels"}`."""
+    "frame_embeddings", "labels"}`, one view per clip or several (logits averaged)."""
     model.eval()
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     predictions, references = [], []
     for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
-        logits = model(**{k: batch[k].to(device, dtype) for k in MODEL_INPUTS if k in batch}).logits
+        logits = view_averaged_logits(model, batch, device, dtype)
         predictions += logits.argmax(-1).tolist()
         references += batch["labels"].tolist()
     result = load_dfer_recall().compute(

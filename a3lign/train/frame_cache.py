@@ -6,13 +6,14 @@ change: extracting them once replaces decoding and the vision tower in every lat
     <cache_dir>/<key>/meta.json                    what the key was made of, for humans
     <cache_dir>/<key>/shard_00000.safetensors ...  "embeddings" (n, views, F, d) float16, "labels" (n,)
 
-View 0 is the evaluation view (segment centres, centre crop: exactly the pipeline's input); views
-1..K are training views (a random frame per segment, one random crop and flip per clip), each drawn
-from a generator seeded by (seed, clip, view), so a view is reproducible. The key hashes the CLIP
-(config and a fingerprint of the vision weights), image size, frame count, processor settings, sampler,
-views, seed and the clip list: a cache made for anything else is never read by mistake. Shards are
-written atomically and skipped when present (an interrupted extraction resumes), and shard k is
-extracted by process k mod world size (`accelerate launch` splits the work).
+The first views are fixed (`ClipView`s: view 0 is the pipeline's view, then any multi-view testing
+views); the last `training_views` are training views (random segments, crop and flip as the run asks),
+each drawn from a generator seeded by (seed, clip, view), so a view is reproducible. The key hashes the
+CLIP (config and a fingerprint of the vision weights), the precision, image size, frame count, processor
+settings, the views, seed and the clip list: a cache made for anything else is never read by mistake.
+Shards are written atomically and skipped when present (an interrupted extraction resumes), shard k is
+extracted by process k mod world size (`accelerate launch` splits the work), and shards are read lazily
+(memory-mapped), so a cache need not fit in memory.
 
     a3lign cache --clip_model openai/clip-vit-large-patch14 --dataset dfew \\
         --data_root /data/DFEW --fold 1 --views 4 --cache_dir cache/
@@ -21,25 +22,18 @@ extracted by process k mod world size (`accelerate launch` splits the work).
 import hashlib
 import json
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
-from ..data import clip_pixels
+from ..data import ClipView, clip_pixels
 
 logger = logging.getLogger(__name__)
 
-SAMPLER_VERSION = "segments-v1"  # bump when the sampler or the augmentation changes
-
-
-def view_pixels(processor, path, view: int, seed: int, clip_index: int) -> torch.Tensor:
-    """Pixels `(F, 3, crop, crop)` of cached view `view` of a clip: 0 the evaluation view, >= 1 a training
-    view drawn from a generator seeded by (seed, clip, view)."""
-    if view == 0:
-        return clip_pixels(processor, path)
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + clip_index * 1_009 + view)
-    return clip_pixels(processor, path, random_segments=True, augment=True, generator=generator)
+SAMPLER_VERSION = "segments-v2"  # bump when the sampler or the augmentation changes
 
 
 def vision_fingerprint(model) -> str:
@@ -51,95 +45,162 @@ def vision_fingerprint(model) -> str:
     return digest.hexdigest()[:16]
 
 
-class _Views(torch.utils.data.Dataset):
-    """(clip, view) pairs of one shard, decoded in DataLoader workers."""
+def precision_context(device: torch.device, dtype: torch.dtype | None):
+    """Autocast to `dtype` (bf16 / fp16 runs), or nothing for fp32: frozen work runs as training runs."""
+    if dtype in (None, torch.float32):
+        return nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
-    def __init__(self, clips, indices, views, processor, seed):
-        self.items = [(i, v) for i in indices for v in range(views)]
-        self.clips, self.processor, self.seed = clips, processor, seed
+
+@torch.no_grad()
+def frame_embeddings(model, pixel_batches, dtype: torch.dtype | None = None):
+    """The frozen tower over batches of pixels `(B, F, 3, H, W)` on the model's device, in `dtype`
+    (autocast): yields frame embeddings `(B, F, d)` float32 on the CPU. The one path of all frozen work
+    (frame statistics, cache extraction, `a3lign cache`)."""
+    device = next(model.parameters()).device
+    with precision_context(device, dtype):
+        for pixels in pixel_batches:
+            yield model.get_frame_embeddings(pixels.to(device, non_blocking=True)).float().cpu()
+
+
+class _Views(torch.utils.data.Dataset):
+    """(clip, view) pairs of one shard of a cache, decoded in DataLoader workers."""
+
+    def __init__(self, cache: "FrameEmbeddingCache", indices):
+        self.cache, self.items = cache, [(i, v) for i in indices for v in range(cache.num_views)]
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, k):
-        index, view = self.items[k]
-        return view_pixels(self.processor, self.clips[index].path, view, self.seed, index)
+        return self.cache.view_pixels(*self.items[k])
 
 
 class FrameEmbeddingCache:
-    """The cached frame embeddings of one split's clips, `views` views each (view 0 = evaluation)."""
+    """The cached frame embeddings of one split's clips: the fixed `views`, then `training_views` random
+    training views (drawn as `training` says) per clip."""
 
-    def __init__(self, cache_dir, model, processor, clips, training_views: int = 4, seed: int = 0, shard_size: int = 256):
+    def __init__(self, cache_dir, model, processor, clips, views: list[ClipView] = (ClipView(),),
+                 training_views: int = 0, training: ClipView | None = None, seed: int = 0,
+                 dtype: torch.dtype | None = None, shard_size: int = 256):
         self.model, self.processor, self.clips = model, processor, clips
-        self.views, self.seed, self.shard_size = 1 + training_views, seed, shard_size
+        self.fixed, self.training_views, self.seed, self.shard_size = list(views), training_views, seed, shard_size
+        self.training = training or ClipView(random_segments=True, augment=True)
+        self.dtype = dtype
         self.meta = {
             "clip": vision_fingerprint(model), "clip_name_or_path": model.config.clip_name_or_path,
-            "image_size": model.config.image_size, "num_frames": model.config.num_frames,
-            "processor": json.loads(processor.to_json_string()), "sampler": SAMPLER_VERSION,
-            "views": self.views, "seed": seed, "shard_size": shard_size,
+            "precision": str(dtype or torch.float32), "image_size": model.config.image_size,
+            "num_frames": model.config.num_frames, "processor": json.loads(processor.to_json_string()),
+            "sampler": SAMPLER_VERSION, "views": [view.describe() for view in self.fixed],
+            "training_views": training_views, "training": self.training.describe() if training_views else None,
+            "seed": seed, "shard_size": shard_size,
             "clips": hashlib.sha256("\n".join(f"{c.path}|{c.label}" for c in clips).encode()).hexdigest()[:16],
         }
         key = hashlib.sha256(json.dumps(self.meta, sort_keys=True).encode()).hexdigest()[:20]
         self.path = Path(cache_dir) / key
         self.num_shards = (len(clips) + shard_size - 1) // shard_size
 
+    @property
+    def num_views(self) -> int:
+        return len(self.fixed) + self.training_views
+
+    def view_pixels(self, index: int, view: int) -> torch.Tensor:
+        """Pixels `(F, 3, crop, crop)` of cached view `view` of clip `index` (a training view is drawn from a
+        generator seeded by (seed, clip, view))."""
+        path = self.clips[index].path
+        if view < len(self.fixed):
+            return clip_pixels(self.processor, path, self.fixed[view])
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index * 1_009 + view)
+        return clip_pixels(self.processor, path, self.training, generator)
+
     def shard_path(self, shard: int) -> Path:
         return self.path / f"shard_{shard:05d}.safetensors"
 
-    @torch.no_grad()
     def extract(self, rank: int = 0, world_size: int = 1, batch_size: int = 32, num_workers: int = 0) -> int:
         """Write this process's missing shards; returns how many it wrote."""
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / "meta.json").write_text(json.dumps(self.meta, indent=2))
-        device = next(self.model.parameters()).device
         written = 0
         for shard in range(rank, self.num_shards, world_size):
             if self.shard_path(shard).exists():
                 continue
             indices = range(shard * self.shard_size, min(len(self.clips), (shard + 1) * self.shard_size))
-            loader = torch.utils.data.DataLoader(_Views(self.clips, indices, self.views, self.processor, self.seed),
-                                                 batch_size=batch_size, num_workers=num_workers)
-            embeddings = torch.cat([self.model.get_frame_embeddings(b.to(device)).half().cpu() for b in loader])
-            embeddings = embeddings.view(len(indices), self.views, *embeddings.shape[1:])
+            loader = torch.utils.data.DataLoader(_Views(self, indices), batch_size=batch_size, num_workers=num_workers)
+            embeddings = torch.cat(list(frame_embeddings(self.model, loader, self.dtype))).half()
+            embeddings = embeddings.view(len(indices), self.num_views, *embeddings.shape[1:])
             labels = torch.tensor([self.clips[i].label for i in indices])
-            temporary = self.shard_path(shard).with_suffix(".tmp")
+            temporary = self.shard_path(shard).with_name(f"{self.shard_path(shard).stem}.rank{rank}.tmp")
             save_file({"embeddings": embeddings.contiguous(), "labels": labels}, str(temporary))
             temporary.rename(self.shard_path(shard))  # atomic: a shard exists whole or not at all
             written += 1
-            logger.info("frame cache: shard %d/%d (%d clips x %d views)", shard + 1, self.num_shards, len(indices), self.views)
+            logger.info("frame cache: shard %d/%d (%d clips x %d views)", shard + 1, self.num_shards, len(indices),
+                        self.num_views)
         return written
 
-    def load(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """All shards: embeddings `(N, views, F, d)` float16 and labels `(N,)`."""
+    def open(self) -> "CachedEmbeddings":
+        """The complete cache, read lazily."""
         missing = [s for s in range(self.num_shards) if not self.shard_path(s).exists()]
         if missing:
             raise FileNotFoundError(f"frame cache '{self.path}' lacks shards {missing}: run extract() first")
-        shards = [load_file(str(self.shard_path(s))) for s in range(self.num_shards)]
-        return torch.cat([s["embeddings"] for s in shards]), torch.cat([s["labels"] for s in shards])
+        return CachedEmbeddings([self.shard_path(s) for s in range(self.num_shards)], len(self.fixed))
+
+
+class CachedEmbeddings:
+    """Read access to a complete cache without loading it: each shard is memory-mapped by safetensors and
+    only the rows asked for are read. `embeddings(i, views)` -> `(len(views), F, d)` float32."""
+
+    def __init__(self, shards: list[Path], fixed_views: int):
+        self.shards, self.fixed_views = shards, fixed_views
+        self.labels = torch.cat([self._open(k).get_tensor("labels") for k in range(len(shards))])
+        self.sizes = [self._open(k).get_slice("labels").get_shape()[0] for k in range(len(shards))]
+        self.starts = [sum(self.sizes[:k]) for k in range(len(shards))]
+        self.num_views = self._open(0).get_slice("embeddings").get_shape()[1] if shards else 0
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def _open(self, shard: int):
+        # One handle per shard and process (DataLoader workers open their own after the fork).
+        handles = self.__dict__.setdefault("_handles", {})
+        if shard not in handles:
+            handles[shard] = safe_open(str(self.shards[shard]), framework="pt")
+        return handles[shard]
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_handles"}
+
+    def embeddings(self, index: int, views: slice | int) -> torch.Tensor:
+        shard = max(k for k, start in enumerate(self.starts) if start <= index)
+        rows = self._open(shard).get_slice("embeddings")[index - self.starts[shard]]
+        return rows[views].float()
 
 
 class CachedViews(torch.utils.data.Dataset):
-    """`{"frame_embeddings": (F, d), "labels"}` from a loaded cache: view 0 for evaluation, a random
-    training view per access for training (so each epoch sees a new draw among the cached ones)."""
+    """`{"frame_embeddings", "labels"}` from a cache. Training: one random training view per access (each epoch
+    draws anew among the cached ones), `(F, d)`. Evaluation: fixed view `views` (`(F, d)`; default 0, the
+    pipeline's), or a slice of them (`(V, F, d)`, multi-view testing)."""
 
-    def __init__(self, embeddings: torch.Tensor, labels: torch.Tensor, training: bool):
-        self.embeddings, self.labels, self.training = embeddings, labels, training
+    def __init__(self, cache: CachedEmbeddings, training: bool = False, views: int | slice = 0):
+        self.cache, self.training, self.views = cache, training, views
 
     def __len__(self):
-        return len(self.labels)
+        return len(self.cache)
 
     def __getitem__(self, index):
-        views = self.embeddings.shape[1]
-        view = int(torch.randint(1, views, ())) if self.training and views > 1 else 0
-        return {"frame_embeddings": self.embeddings[index, view].float(), "labels": int(self.labels[index])}
+        view = self.views
+        if self.training and self.cache.num_views > self.cache.fixed_views:
+            view = int(torch.randint(self.cache.fixed_views, self.cache.num_views, ()))
+        return {"frame_embeddings": self.cache.embeddings(index, view), "labels": int(self.cache.labels[index])}
 
 
-def build_cached_split(cache_dir, model, processor, clips, training_views, seed, batch_size=32, num_workers=0):
-    """Extract (this process's share, then wait for the others) and load one split's cache."""
-    cache = FrameEmbeddingCache(cache_dir, model, processor, clips, training_views, seed)
+def build_cached_split(cache_dir, model, processor, clips, views=(ClipView(),), training_views: int = 0,
+                       training: ClipView | None = None, seed: int = 0, dtype=None, batch_size: int = 32,
+                       num_workers: int = 0) -> CachedEmbeddings:
+    """Extract (this process's share, then wait for the others) and open one split's cache."""
+    cache = FrameEmbeddingCache(cache_dir, model, processor, clips, views, training_views, training, seed, dtype)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if distributed else (0, 1)
     cache.extract(rank, world, batch_size, num_workers)
     if distributed:
         torch.distributed.barrier()
-    return cache.load()
+    return cache.open()

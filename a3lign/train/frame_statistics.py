@@ -16,20 +16,12 @@ def evenly_spaced(count: int, limit: int) -> list[int]:
 
 @torch.no_grad()
 def set_frame_statistics_from(model, frame_batches) -> None:
-    """Set the model's per-dimension frame statistics from batches of frame embeddings `(n, d)`."""
+    """Set the model's per-dimension frame statistics from batches of frame embeddings `(..., d)`."""
     total = squares = count = 0
     for frames in frame_batches:
-        frames = frames.double()
+        frames = frames.reshape(-1, frames.shape[-1]).double()
         total, squares, count = total + frames.sum(0), squares + (frames**2).sum(0), count + frames.shape[0]
     mean = total / count
     std = (squares / count - mean**2).clamp_min(1e-12).sqrt()
     model.set_frame_statistics(mean.float(), std.float().clamp_min(1e-6))
     logger.info("frame statistics from %d frames", count)
-
-
-def pixel_frame_batches(model, dataset, max_clips: int, batch_size: int, num_workers: int):
-    """Frame embeddings `(n, d)` of the clips of up to `max_clips` evenly spaced samples of `dataset`, batch by batch."""
-    subset = torch.utils.data.Subset(dataset, evenly_spaced(len(dataset), max_clips))
-    device = next(model.parameters()).device
-    for batch in torch.utils.data.DataLoader(subset, batch_size=batch_size, num_workers=num_workers):
-        yield model.get_frame_embeddings(batch["pixel_values_videos"].to(device)).flatten(0, 1)

@@ -94,6 +94,16 @@ def recall_table(result: dict, labels: list[str]) -> str:
     return "\n".join(lines)
 
 
+def results_table(run: dict) -> str:
+    """UAR / WAR of the single (pipeline) view, and of multi-view testing beside it where computed."""
+    lines = ["| test views | UAR (%) | WAR (%) |", "|---|---|---|",
+             f"| 1 (the pipeline's) | {run['final']['uar']:.2f} | {run['final']['war']:.2f} |"]
+    if run.get("multi_view"):
+        multi = run["multi_view"]
+        lines.append(f"| {multi['views']} (logits averaged) | {multi['uar']:.2f} | {multi['war']:.2f} |")
+    return "\n".join(lines)
+
+
 def write_model_card(path: Path, run: dict) -> None:
     """A model card: method, data, fold, schedule, final and best-epoch metrics, per-class recall."""
     final, best = run["final"], run.get("best_epoch")
@@ -114,15 +124,14 @@ Multi-Dimensional Alignment Tokens, text and video dynamic encoders and a Joint 
 Synchronizer, trained with the three-stage Bidirectional Alignment Training Paradigm.
 
 - Data: `{run['dataset']}` ({run['train_clips']} training clips, {run['test_clips']} test clips).
-- Stages: {run['stage_epochs'][0]} + {run['stage_epochs'][1]} + {run['stage_epochs'][2]} epochs, peak learning rates
-  {', '.join(f'{lr:g}' for lr in run['stage_learning_rates'])}, optimizer `{run['optim']}`, batch {run['total_batch_size']}.
+- Stages: {run['stage_epochs'][0]} + {run['stage_epochs'][1]} + {run['stage_epochs'][2]} epochs; peak learning rates
+  MAT {run['learning_rates']['mat']:g}, temporal modules {run['learning_rates']['dynamic']:g} (the JAS after
+  {run['jas_frozen_ratio']:.0%} of stage 3); optimizer `{run['optim']}`, batch {run['total_batch_size']}.
 - LoRA on the CLIP towers: {run.get('lora') or 'none (CLIP frozen, as in the paper)'}.
 
 ## Results (last epoch; the model in this folder)
 
-| UAR (%) | WAR (%) |
-|---|---|
-| {final['uar']:.2f} | {final['war']:.2f} |
+{results_table(run)}
 
 {best_line}
 
@@ -159,23 +168,35 @@ def write_metrics(path: Path, run: dict) -> None:
         "uar": final["uar"], "war": final["war"],
         "per_class_recall": dict(zip(run["labels"], final["per_class_recall"])),
         "confusion_matrix": final["confusion_matrix"], "num_test_clips": sum(map(sum, final["confusion_matrix"])),
+        "multi_view": {k: multi[k] for k in ("views", "uar", "war", "per_class_recall")} if (multi := run.get("multi_view")) else None,
         "best_epoch": run.get("best_epoch"), "per_stage": run.get("per_stage"),
         "dataset": run["dataset"], "fold": run.get("fold"), "stage_epochs": run["stage_epochs"],
+        "learning_rates": run.get("learning_rates"), "optim": run.get("optim"),
     }
     path.write_text(json.dumps(_json_safe(payload), indent=2))
 
 
 def write_fold_table(output_dir: Path, folds: list[dict]) -> str:
-    """Per-fold and mean UAR / WAR of a 5-fold run (one figures dict per fold), as Markdown; also written
-    to folds.md / folds.json."""
-    lines = ["| fold | UAR (%) | WAR (%) |", "|---|---|---|"]
-    lines += [f"| {run['fold']} | {run['final']['uar']:.2f} | {run['final']['war']:.2f} |" for run in folds]
-    uar = float(np.mean([run["final"]["uar"] for run in folds]))
-    war = float(np.mean([run["final"]["war"] for run in folds]))
-    lines.append(f"| mean | {uar:.2f} | {war:.2f} |")
+    """Per-fold UAR / WAR of a 5-fold run (one figures dict per fold) with their mean and standard deviation,
+    single view and multi-view where computed, as Markdown; also written to folds.md / folds.json."""
+    columns = {"uar": [r["final"]["uar"] for r in folds], "war": [r["final"]["war"] for r in folds]}
+    header = ["UAR (%)", "WAR (%)"]
+    if all(r.get("multi_view") for r in folds):
+        views = folds[0]["multi_view"]["views"]
+        columns |= {f"{m}_{views}": [r["multi_view"][m] for r in folds] for m in ("uar", "war")}
+        header += [f"UAR {views} views (%)", f"WAR {views} views (%)"]
+    values = columns
+    lines = [f"| fold | {' | '.join(header)} |", "|---" * (1 + len(columns)) + "|"]
+    lines += [f"| {r['fold']} | " + " | ".join(f"{values[n][k]:.2f}" for n in columns) + " |" for k, r in enumerate(folds)]
+    # Sample standard deviation over folds, as the field reports it.
+    summary = {name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
+               for name, v in values.items()}
+    lines.append("| mean ± std | " + " | ".join(f"{summary[n]['mean']:.2f} ± {summary[n]['std']:.2f}" for n in columns) + " |")
     table = "\n".join(lines)
     if int(os.environ.get("RANK", "0")) == 0:
         (output_dir / "folds.md").write_text(table + "\n")
-        rows = [{"fold": r["fold"], "uar": r["final"]["uar"], "war": r["final"]["war"]} for r in folds]
-        (output_dir / "folds.json").write_text(json.dumps({"folds": rows, "mean": {"uar": uar, "war": war}}, indent=2))
+        rows = [{"fold": r["fold"], **{n: values[n][k] for n in columns}} for k, r in enumerate(folds)]
+        payload = {"folds": rows, "mean": {n: summary[n]["mean"] for n in columns},
+                   "std": {n: summary[n]["std"] for n in columns}}
+        (output_dir / "folds.json").write_text(json.dumps(payload, indent=2))
     return table

@@ -14,10 +14,12 @@ import torch
 from transformers import TrainingArguments, set_seed
 
 from .. import A3lignModel, A3lignVideoProcessor
-from ..data import ClipDataset, DatasetArguments
+from ..data import ClipDataset, ClipView, DatasetArguments, parse_test_views, evaluation_views, training_view
 from .arguments import LORA_TOWERS, BAPArguments, ModelArguments, TrainingDataArguments
 from .bap import BAPTrainer, stage_at_epoch, unwrap
-from .frame_statistics import evenly_spaced, pixel_frame_batches, set_frame_statistics_from
+from .evaluation import evaluate_model
+from .frame_cache import CachedViews, build_cached_split, frame_embeddings
+from .frame_statistics import evenly_spaced, set_frame_statistics_from
 from .metrics import RecallMetrics
 from .reporting import (
     epoch_history, plot_confusion_matrix, plot_training_curves, stage_results, write_fold_table, write_metrics,
@@ -74,32 +76,69 @@ def save_model_folder(model: A3lignModel, processor: A3lignVideoProcessor, folde
     processor.save_pretrained(folder)
 
 
-def build_datasets(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments):
-    """Training and evaluation datasets: decoded clips, or cached frame embeddings (`--frame_cache_dir`).
-    Sets the model's frame statistics unless resuming (the checkpoint holds them)."""
-    calibrate = model.config.frame_standardization and not training_args.resume_from_checkpoint
-    workers, batch = training_args.dataloader_num_workers, training_args.per_device_eval_batch_size
-    if data_args.frame_cache_dir is None:
-        train = ClipDataset(splits["train"].clips, processor, training=True,
-                            random_segments=data_args.train_random_segments, augment=data_args.train_augment)
-        test = ClipDataset(splits["test"].clips, processor, training=False)
-        if calibrate:
-            set_frame_statistics_from(model, pixel_frame_batches(
-                model, ClipDataset(splits["train"].clips, processor), data_args.calibration_clips, batch, workers))
-        return train, test
-    from .frame_cache import CachedViews, build_cached_split
+@dataclass
+class RunDatasets:
+    """What a run trains and evaluates on: `train`, `test` (one view per clip, evaluated every epoch) and
+    `multi_view_test` (the `--test_views` views per clip, for the final model; None for 1x1)."""
 
-    cached = {
-        split: build_cached_split(data_args.frame_cache_dir, model, processor, splits[split].clips,
-                                  data_args.frame_cache_views if split == "train" else 0, training_args.seed,
-                                  batch, workers)
-        for split in ("train", "test")
-    }
+    train: torch.utils.data.Dataset
+    test: torch.utils.data.Dataset
+    multi_view_test: torch.utils.data.Dataset | None
+
+
+def training_precision(training_args: TrainingArguments) -> torch.dtype | None:
+    """The autocast dtype the run trains with (None: fp32)."""
+    return torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else None
+
+
+def multi_views(data_args: TrainingDataArguments) -> list[ClipView]:
+    """The `--test_views` views of the final evaluation (none for 1x1: the single view is always there)."""
+    temporal, spatial = parse_test_views(data_args.test_views)
+    return evaluation_views(temporal, spatial) if temporal * spatial > 1 else []
+
+
+def cache_splits(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments):
+    """Extract (what is missing) and open the frame caches of a run's two splits, on the model's device in the
+    training precision: training views as the run draws them, the test split's single and multi views.
+    `a3lign cache` calls exactly this, so a cache made ahead of time is the one training reads."""
+    options = dict(seed=training_args.seed, dtype=training_precision(training_args),
+                   batch_size=training_args.per_device_eval_batch_size, num_workers=training_args.dataloader_num_workers)
+    training = training_view(data_args.train_random_segments, data_args.train_augment, data_args.train_flip)
+    train = build_cached_split(data_args.frame_cache_dir, model, processor, splits["train"].clips,
+                               training_views=data_args.frame_cache_views, training=training, **options)
+    test = build_cached_split(data_args.frame_cache_dir, model, processor, splits["test"].clips,
+                              views=[ClipView(), *multi_views(data_args)], **options)
+    return train, test
+
+
+def build_datasets(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments) -> RunDatasets:
+    """Decoded clips, or cached frame embeddings (`--frame_cache_dir`). The frozen work (frame statistics, cache
+    extraction) runs on the training device, in the training precision, batched. Sets the model's frame
+    statistics unless resuming (the checkpoint holds them)."""
+    model.to(training_args.device)
+    calibrate = model.config.frame_standardization and not training_args.resume_from_checkpoint
+    views = multi_views(data_args)
+    train_clips, test_clips = splits["train"].clips, splits["test"].clips
+    calibration = evenly_spaced(len(train_clips), data_args.calibration_clips)
+    if data_args.frame_cache_dir is None:
+        if calibrate:
+            subset = torch.utils.data.Subset(ClipDataset(train_clips, processor), calibration)
+            loader = torch.utils.data.DataLoader(subset, training_args.per_device_eval_batch_size,
+                                                 num_workers=training_args.dataloader_num_workers)
+            pixels = (batch["pixel_values_videos"] for batch in loader)
+            set_frame_statistics_from(model, frame_embeddings(model, pixels, training_precision(training_args)))
+        training = training_view(data_args.train_random_segments, data_args.train_augment, data_args.train_flip)
+        return RunDatasets(
+            ClipDataset(train_clips, processor, training), ClipDataset(test_clips, processor),
+            ClipDataset(test_clips, processor, views) if views else None,
+        )
+    train, test = cache_splits(model, processor, splits, data_args, training_args)
     if calibrate:
-        train_embeddings = cached["train"][0]
-        chosen = evenly_spaced(len(train_embeddings), data_args.calibration_clips)
-        set_frame_statistics_from(model, [train_embeddings[chosen, 0].flatten(0, 1).float()])
-    return CachedViews(*cached["train"], training=True), CachedViews(*cached["test"], training=False)
+        set_frame_statistics_from(model, (train.embeddings(i, 0) for i in calibration))
+    return RunDatasets(
+        CachedViews(train, training=True), CachedViews(test),
+        CachedViews(test, views=slice(1, 1 + len(views))) if views else None,
+    )
 
 
 def run_bap(
@@ -119,13 +158,13 @@ def run_bap(
 
     if data_args.frame_cache_dir and model_args.lora_r > 0 and model_args.lora_target != "text":
         raise ValueError("--frame_cache_dir needs a frozen vision tower: vision LoRA adapters change its output")
-    train_dataset, eval_dataset = build_datasets(unwrap(model), processor, splits, data_args, training_args)
+    datasets = build_datasets(unwrap(model), processor, splits, data_args, training_args)
     training_args.num_train_epochs = bap_args.total_epochs
     training_args.max_steps = -1
     metrics = RecallMetrics(labels)
     trainer = BAPTrainer(  # the processor travels with every checkpoint (processing_class)
         model=model, args=training_args, bap=bap_args, compute_metrics=metrics, processing_class=processor,
-        train_dataset=train_dataset, eval_dataset=eval_dataset,
+        train_dataset=datasets.train, eval_dataset=datasets.test,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     if not any("eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history):
@@ -135,16 +174,24 @@ def run_bap(
     history = epoch_history(trainer.state.log_history)
     evaluated = {e: h for e, h in history.items() if "eval_uar" in h}
     best = max(evaluated.items(), key=lambda item: item[1]["eval_uar"], default=None)
+    multi_view = None
+    if datasets.multi_view_test is not None and trainer.is_world_process_zero():
+        # The final model on every test view of each clip (logits averaged), beside the single view.
+        multi_view = evaluate_model(final_model, datasets.multi_view_test, training_args.per_device_eval_batch_size,
+                                    training_args.dataloader_num_workers)
+        multi_view["views"] = data_args.test_views
+        logger.info("multi-view (%s): UAR %.2f  WAR %.2f", data_args.test_views, multi_view["uar"], multi_view["war"])
     figures = {
         "dataset": dataset_args.dataset, "fold": fold, "clip_model": model_args.clip_model, "labels": labels,
         "train_clips": len(splits["train"].clips), "test_clips": len(splits["test"].clips),
         "skipped": {split: report.listed - len(report.clips) for split, report in splits.items()},
-        "stage_epochs": bap_args.stage_epochs, "stage_learning_rates": bap_args.stage_learning_rates,
-        "optim": f"{training_args.optim} ({training_args.optim_args or ''})",
+        "stage_epochs": bap_args.stage_epochs, "learning_rates": bap_args.learning_rates(training_args.optim),
+        "jas_frozen_ratio": bap_args.jas_frozen_ratio,
+        "optim": f"{training_args.optim}" + (f" ({training_args.optim_args})" if training_args.optim_args else ""),
         "total_batch_size": training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
         * max(1, training_args.world_size),
         "lora": f"r={model_args.lora_r} on {model_args.lora_target} (merged)" if model_args.lora_r > 0 else None,
-        "final": metrics.last,
+        "final": metrics.last, "multi_view": multi_view,
         "best_epoch": {"epoch": best[0], "uar": best[1]["eval_uar"], "war": best[1]["eval_war"]} if best else None,
         "per_stage": stage_results(history, bap_args.stage_epochs, labels),
         "bap": asdict(bap_args),
@@ -156,7 +203,7 @@ def run_bap(
         plot_confusion_matrix(metrics.last["confusion_matrix"], labels, output_dir / "confusion_matrix.png")
         plot_training_curves(history, bap_args.stage_epochs, output_dir / "training_curves.png")
         logger.info("UAR %.2f  WAR %.2f (last epoch) -> %s", metrics.last["uar"], metrics.last["war"], output_dir)
-    return RunResult(figures=figures, model=final_model, eval_dataset=eval_dataset, output_dir=output_dir)
+    return RunResult(figures=figures, model=final_model, eval_dataset=datasets.test, output_dir=output_dir)
 
 
 def run_folds(

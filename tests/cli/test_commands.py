@@ -7,14 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from a3lign import A3lignVideoProcessor
 from a3lign.cli import main as a3lign
 from a3lign.cli.cache import main as cache_cli
 from a3lign.cli.data import main as data_cli
-from a3lign.data import load_split, synthesize
-from a3lign.train.arguments import ModelArguments, TrainingDataArguments
-from a3lign.train.frame_cache import FrameEmbeddingCache
-from a3lign.train.run import build_model
+from a3lign.cli.train import main as train_cli
+from a3lign.data import synthesize
 
 from ..layouts import small_dfew
 
@@ -53,16 +50,19 @@ def test_check_command_reports_and_strict_fails(dfew, capsys):
 
 
 def test_cache_command_writes_the_cache_training_reads(tmp_path, tiny_clip_dir):
+    """`a3lign cache` takes a3lign train's arguments and runs its extraction: training then extracts nothing."""
     root = synthesize(tmp_path / "data", clips_per_class=1, test_clips_per_class=1, seed=2)
-    cache_cli(["--clip_model", str(tiny_clip_dir), "--dataset", "synthetic", "--data_root", str(root), "--num_frames", "4",
-               "--image_size", "32", "--views", "2", "--seed", "42", "--cache_dir", str(tmp_path / "cache"),
-               "--num_workers", "0"])
-    # What a3lign train builds for the same data and settings (its default seed is 42) finds those shards.
-    model = build_model(ModelArguments(clip_model=str(tiny_clip_dir), num_frames=4, image_size=32, mat_sentences=2,
-                                       mat_tokens=5), {i: str(i) for i in range(7)}, first_stage=1)
-    processor = A3lignVideoProcessor.from_model_config(model.config)
-    data = TrainingDataArguments(frame_cache_dir=str(tmp_path / "cache"), frame_cache_views=2)
-    train_clips = load_split("synthetic", root, "train").clips
-    cache = FrameEmbeddingCache(data.frame_cache_dir, model, processor, train_clips, data.frame_cache_views, seed=42)
-    assert cache.shard_path(0).exists() and cache.extract() == 0
-    assert len(list((tmp_path / "cache").iterdir())) == 2  # train and test caches
+    flags = ["--clip_model", str(tiny_clip_dir), "--dataset", "synthetic", "--data_root", str(root), "--num_frames", "4",
+             "--image_size", "32", "--mat_sentences", "2", "--mat_tokens", "5", "--frame_cache_views", "2",
+             "--frame_cache_dir", str(tmp_path / "cache"), "--train_flip", "false", "--dataloader_num_workers", "0",
+             "--use_cpu", "true", "--output_dir", str(tmp_path / "run")]
+    assert cache_cli(flags) == 0
+    shards = sorted((tmp_path / "cache").rglob("shard_*.safetensors"))
+    assert len(shards) == 2  # train and test caches
+    written = {shard: shard.stat().st_mtime_ns for shard in shards}
+    runs = train_cli([*flags, "--stage_epochs", "1", "0", "0", "--save_strategy", "no", "--disable_tqdm", "true"])
+    assert sorted((tmp_path / "cache").rglob("shard_*.safetensors")) == shards
+    assert {shard: shard.stat().st_mtime_ns for shard in shards} == written  # read, not extracted again
+    assert runs[0].figures["multi_view"]["views"] == "2x2"
+    with pytest.raises(SystemExit, match="--frame_cache_dir is required"):
+        cache_cli(flags[:-10] + flags[-8:])

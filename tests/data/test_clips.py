@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from a3lign import A3lignVideoProcessor
-from a3lign.data import ClipDataset, load_split
+from a3lign.data import ClipDataset, ClipView, load_split, evaluation_views, training_view
 from a3lign.decoding_a3lign import read_clip_frames
 
 from ..videos import noise_frames, write_frame_folder, write_video
@@ -20,11 +20,11 @@ def test_clip_dataset_yields_model_inputs(tmp_path):
     (tmp_path / "train.csv").write_text("path,label\n" + "".join(f"{k}.mp4,{'ab'[k % 2]}\n" for k in range(4)))
     report = load_split("csv", tmp_path, "train")
     processor = A3lignVideoProcessor(num_frames=8, crop_size={"height": 56, "width": 56}, size={"shortest_edge": 60})
-    evaluation = ClipDataset(report.clips, processor, training=False)
+    evaluation = ClipDataset(report.clips, processor)
     sample = evaluation[1]
     assert sample["labels"] == 1 and sample["pixel_values_videos"].shape == (8, 3, 56, 56)
     assert torch.equal(sample["pixel_values_videos"], processor(str(tmp_path / "1.mp4"))["pixel_values_videos"][0])
-    training = ClipDataset(report.clips, processor, training=True)
+    training = ClipDataset(report.clips, processor, training_view())
     assert training[0]["pixel_values_videos"].shape == (8, 3, 56, 56)
     loader = torch.utils.data.DataLoader(training, batch_size=2, num_workers=2)  # decoding in workers
     batches = list(loader)
@@ -32,6 +32,29 @@ def test_clip_dataset_yields_model_inputs(tmp_path):
     hf = evaluation.to_hf_dataset()
     assert hf.column_names == ["clip_id", "path", "label"] and len(hf) == 4
     assert torch.equal(hf[1]["pixel_values_videos"], sample["pixel_values_videos"]) and hf[1]["labels"] == 1
+    # Multi-view testing: 2 x 2 views stacked; the centre view of a 1 x 1 set is the pipeline's view.
+    multi = ClipDataset(report.clips, processor, evaluation_views(2, 2))[1]["pixel_values_videos"]
+    assert multi.shape == (4, 8, 3, 56, 56) and len({v.sum().item() for v in multi}) == 4
+    (centre,) = evaluation_views(1, 1)
+    assert centre == ClipView()
+
+
+def test_fixed_views_take_the_segment_offset_and_crop_position(tmp_path):
+    """A view shifted in time reads other frames; corner crops are the corners of the resized frames."""
+    from a3lign.data import clip_pixels
+
+    from ..videos import coded_frames, decode_index
+
+    folder = write_frame_folder(tmp_path / "clip", coded_frames(32, 64, 64))
+    processor = A3lignVideoProcessor(num_frames=4, crop_size={"height": 32, "width": 32}, size={"shortest_edge": 64},
+                                     do_normalize=False, do_rescale=False)
+    early, late = (clip_pixels(processor, folder, ClipView(segment_offset=o)) for o in (0.0, 0.75))
+    indices = lambda pixels: [decode_index(frame.permute(1, 2, 0).numpy()) for frame in pixels]  # noqa: E731
+    assert indices(early) == [0, 8, 16, 24] and indices(late) == [6, 14, 22, 30]
+    frames_ = torch.from_numpy(noise_frames(1, 64, 64, seed=3)).permute(0, 3, 1, 2)
+    corner = processor.crop_view(frames_, (1.0, 1.0))
+    assert torch.equal(corner, frames_[..., 32:, 32:].float())
+    assert torch.equal(processor.crop_view(frames_, (0.5, 0.5)), processor.center_crop(frames_, processor.crop_size).float())
 
 
 def test_unreadable_image_in_a_folder_names_the_file(tmp_path):

@@ -6,7 +6,7 @@ import torch
 from transformers import TrainerCallback, TrainingArguments
 
 from a3lign import A3lignModel
-from a3lign.train.arguments import BAPArguments
+from a3lign.train.arguments import DEFAULT_LEARNING_RATES, A3lignTrainingArguments, BAPArguments
 from a3lign.train.bap import (
     BAP_STAGE_GROUPS, STAGED_GROUPS, BAPTrainer, StageLR, apply_stage, parameter_groups, stage_at_epoch,
     unfreeze_all_stages,
@@ -108,7 +108,7 @@ def make_trainer(tester, output_dir, bap, init_seed=0, **args):
 
 @pytest.fixture
 def bap():
-    return BAPArguments(stage_epochs=[1, 2, 1], stage_learning_rates=[1e-2, 1e-2, 1e-2], stage_warmup_ratio=0.0)
+    return BAPArguments(stage_epochs=[1, 2, 1], mat_learning_rate=1e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0)
 
 
 def test_each_stage_trains_exactly_its_groups(tester, tmp_path, bap):
@@ -125,9 +125,11 @@ def test_each_stage_trains_exactly_its_groups(tester, tmp_path, bap):
         assert moved == expected[stage], f"epoch {epoch} (stage {stage}) moved {moved}"
     assert trainer.bap_callback.synchronizations == 1
     assert trainer.model.config.bap_stage == 3
-    # At the start of stage 3 the JAS holds the policy's copies: video blocks 0-1, text blocks 0-1, video stem.
+    # At the start of stage 3 the JAS holds the policy's copies (default: the video encoder's blocks) and stem.
     jas, end_of_stage_2 = snapshots.starts[3]["jas"], epochs[3]
-    for k, (source, index) in enumerate([("video", 0), ("video", 1), ("text", 0), ("text", 1)]):
+    policy = [entry.split(".") for entry in trainer.model.config.jas_synchronization]
+    assert policy == [["video", str(k)] for k in range(4)]
+    for k, (source, index) in enumerate(policy):
         encoder = end_of_stage_2[f"{source}_dynamic_encoder"]
         for name, value in jas.items():
             if name.startswith(f"blocks.{k}."):
@@ -151,19 +153,24 @@ def test_frozen_clip_runs_in_eval_mode_while_training(tester, tmp_path, bap):
     assert all(mode == ({False}, True, True) for mode in modes), modes[0]
 
 
-def test_resume_mid_stage_2_ends_identical(tester, tmp_path, bap):
+def test_resume_from_every_epoch_boundary_ends_identical(tester, tmp_path, bap):
+    """12 clips / 4 = 3 steps per epoch; stages of 1, 2 and 1 epochs: checkpoints at the stage 1 -> 2
+    boundary (step 3), inside stage 2 (6), at the 2 -> 3 boundary (9) and at the end (12)."""
     full = make_trainer(tester, tmp_path / "full", bap)
     full.train()
     reference = {k: v.clone() for k, v in full.model.state_dict().items()}
+    assert full.bap_callback.synchronizations == 1
 
-    # Checkpoint after epoch 2 (12 clips / 4 = 3 steps per epoch): the first epoch of stage 2.
-    checkpoint = tmp_path / "full" / "checkpoint-6"
-    assert checkpoint.is_dir()
-    resumed = make_trainer(tester, tmp_path / "resumed", bap, init_seed=123)  # other init: the checkpoint must win
-    resumed.train(resume_from_checkpoint=str(checkpoint))
-    assert resumed.bap_callback.synchronizations == 1
-    for name, value in resumed.model.state_dict().items():
-        assert torch.equal(value, reference[name]), name
+    for step in (3, 6, 9, 12):
+        checkpoint = tmp_path / "full" / f"checkpoint-{step}"
+        assert checkpoint.is_dir()
+        resumed = make_trainer(tester, tmp_path / f"resumed-{step}", bap, init_seed=123)  # the checkpoint must win
+        resumed.train(resume_from_checkpoint=str(checkpoint))
+        # Synchronization happens once over the interrupted and the resumed run together.
+        assert resumed.bap_callback.synchronizations == (1 if step <= 9 else 0), step
+        assert resumed.model.config.bap_stage == 3
+        for name, value in resumed.model.state_dict().items():
+            assert torch.equal(value, reference[name]), f"resumed from step {step}: {name}"
 
 
 def test_stage_lr_schedule():
@@ -173,10 +180,48 @@ def test_stage_lr_schedule():
     assert lr(19) < 0.01  # cosine to ~0 at the end of stage 1
     assert lr(20) == 0.0 and lr(29) == 0.0  # the group does not train in stage 2
     assert lr(31) == pytest.approx(0.5)  # stage 3 peak after its warm-up
+    # Frozen for the first half of stage 3 (steps 30-39), then warm-up and cosine over steps 40-49.
+    delayed = StageLR(peaks=[1.0, 0.0, 0.5], stage_epochs=[2, 1, 2], steps_per_epoch=10, warmup_ratio=0.2,
+                      frozen=[0.0, 0.0, 0.5])
+    assert delayed(0) == pytest.approx(0.25) and all(delayed(step) == 0.0 for step in range(30, 40))
+    assert delayed(40) == pytest.approx(0.25) and delayed(41) == pytest.approx(0.5) and delayed(49) < 0.05
     assert stage_at_epoch(BAPArguments(stage_epochs=[0, 3, 2]).stage_epochs, 0) == 2
 
 
-@pytest.mark.parametrize("kwargs", [dict(stage_epochs=[1, 2]), dict(stage_epochs=[0, 0, 0]), dict(stage_learning_rates=[1, -1, 1])])
+@pytest.mark.parametrize("kwargs", [dict(stage_epochs=[1, 2]), dict(stage_epochs=[0, 0, 0]),
+                                    dict(mat_learning_rate=-1.0), dict(jas_frozen_ratio=1.0)])
 def test_invalid_schedules(kwargs):
     with pytest.raises(ValueError):
         BAPArguments(**kwargs)
+
+
+def test_learning_rates_follow_the_optimizer_unless_given():
+    bap = BAPArguments()
+    assert bap.learning_rates("adamw_torch") == DEFAULT_LEARNING_RATES["adamw"]
+    assert bap.learning_rates("sgd") == DEFAULT_LEARNING_RATES["sgd"]
+    assert BAPArguments(mat_learning_rate=0.5).learning_rates("sgd") == {"mat": 0.5, **{"dynamic": DEFAULT_LEARNING_RATES["sgd"]["dynamic"]}}
+    with pytest.raises(ValueError, match="adafactor.*--mat_learning_rate"):
+        bap.learning_rates("adafactor")
+    assert BAPArguments(mat_learning_rate=1.0, dynamic_learning_rate=2.0).learning_rates("adafactor") == {"mat": 1.0, "dynamic": 2.0}
+
+
+def test_learning_rate_flag_is_refused_not_ignored(tmp_path):
+    with pytest.raises(ValueError, match="--mat_learning_rate"):
+        A3lignTrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3)
+    assert A3lignTrainingArguments(output_dir=str(tmp_path), optim="sgd").optim_args == "momentum=0.9"
+
+
+def test_optimizer_groups_get_their_rates(tester, tmp_path):
+    """The MAT and the temporal modules get their own peak rates; the JAS waits for jas_frozen_ratio of stage 3."""
+    bap = BAPArguments(stage_epochs=[1, 1, 2], mat_learning_rate=0.1, dynamic_learning_rate=0.3, stage_warmup_ratio=0.0,
+                       jas_frozen_ratio=0.5)
+    trainer = make_trainer(tester, tmp_path, bap, save_strategy="no")
+    trainer.create_optimizer_and_scheduler(num_training_steps=12)
+    rates = {}
+    for step in (0, 3, 6, 9):
+        rates[step] = {g["bap_group"]: lr for g, lr in zip(trainer.optimizer.param_groups,
+                                                             [f(step) for f in trainer.lr_scheduler.lr_lambdas])}
+    assert rates[0]["mat"] == pytest.approx(0.1) and rates[0]["text_dynamic_encoder"] == pytest.approx(0.3)
+    assert rates[0]["video_dynamic_encoder"] == 0.0 and rates[3]["video_dynamic_encoder"] == pytest.approx(0.3)
+    assert rates[6]["jas"] == 0.0 and rates[6]["mat"] == pytest.approx(0.1)  # stage 3, the MAT first
+    assert rates[9]["jas"] == pytest.approx(0.3)

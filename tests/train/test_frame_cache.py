@@ -10,7 +10,8 @@ from a3lign import A3lignVideoProcessor
 from a3lign.data import load_split, synthesize
 from a3lign.train.arguments import BAPArguments
 from a3lign.train.bap import BAPTrainer
-from a3lign.train.frame_cache import CachedViews, FrameEmbeddingCache, view_pixels
+from a3lign.data import ClipView, clip_pixels
+from a3lign.train.frame_cache import CachedEmbeddings, CachedViews, FrameEmbeddingCache
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +30,53 @@ def test_cached_views_are_the_views(tmp_path, clips, setup):
     model, processor = setup
     cache = FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=2, seed=5, shard_size=3)
     assert cache.extract() == 3  # ceil(7 / 3) shards
-    embeddings, labels = cache.load()
-    assert embeddings.shape == (7, 3, 4, 16) and embeddings.dtype == torch.float16
-    assert labels.tolist() == [c.label for c in clips]
+    stored = cache.open()
+    embeddings = torch.stack([stored.embeddings(i, slice(None)) for i in range(len(stored))])
+    assert embeddings.shape == (7, 3, 4, 16)
+    assert stored.labels.tolist() == [c.label for c in clips]
     with torch.no_grad():
         for index in (0, 4, 6):
             for view in range(3):
-                pixels = view_pixels(processor, clips[index].path, view, 5, index)
-                expected = model.get_frame_embeddings(pixels[None])[0]
-                torch.testing.assert_close(embeddings[index, view].float(), expected, atol=2e-3, rtol=2e-3)
+                expected = model.get_frame_embeddings(cache.view_pixels(index, view)[None])[0]
+                torch.testing.assert_close(embeddings[index, view], expected, atol=2e-3, rtol=2e-3)
+        # View 0 is the pipeline's view; training views are the run's training view, seeded.
+        pipeline = model.get_frame_embeddings(processor([str(clips[4].path)])["pixel_values_videos"])[0]
+        torch.testing.assert_close(embeddings[4, 0], pipeline, atol=2e-3, rtol=2e-3)
     assert not torch.equal(embeddings[:, 1], embeddings[:, 2])  # training views differ from each other
-    evaluation, training = CachedViews(embeddings, labels, False), CachedViews(embeddings, labels, True)
-    assert torch.equal(evaluation[2]["frame_embeddings"], embeddings[2, 0].float())
-    drawn = {v for _ in range(30) for v in (1, 2) if torch.equal(training[2]["frame_embeddings"], embeddings[2, v].float())}
+    evaluation, training = CachedViews(stored, False), CachedViews(stored, True)
+    assert torch.equal(evaluation[2]["frame_embeddings"], embeddings[2, 0])
+    drawn = {v for _ in range(30) for v in (1, 2) if torch.equal(training[2]["frame_embeddings"], embeddings[2, v])}
     assert drawn == {1, 2}  # training draws among the training views only (view 0 never matches them)
+
+
+def test_cached_training_views_follow_the_run_options(tmp_path, clips, setup):
+    """--train_flip false / --train_augment false reach the cache: its training views are drawn that way."""
+    model, processor = setup
+    for training in (ClipView(random_segments=True, augment=True, flip=False), ClipView(random_segments=True)):
+        cache = FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=1, training=training, seed=2)
+        generator = torch.Generator().manual_seed(2 * 1_000_003 + 3 * 1_009 + 1)
+        assert torch.equal(cache.view_pixels(3, 1), clip_pixels(processor, clips[3].path, training, generator))
+    flipped = FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=1, seed=2)
+    unflipped = FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=1, seed=2,
+                                    training=ClipView(random_segments=True, augment=True, flip=False))
+    assert flipped.path != unflipped.path
+    # Over the clips, the default training view flips some of them; the unflipped one never does.
+    flips = [not torch.equal(flipped.view_pixels(i, 1), unflipped.view_pixels(i, 1)) for i in range(len(clips))]
+    assert any(flips)
+
+
+def test_cache_is_read_lazily(tmp_path, clips, setup):
+    """Opening a cache reads the labels only; rows are read when asked for, and pickling (DataLoader
+    workers) carries no open file."""
+    import pickle
+
+    model, processor = setup
+    cache = FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=1, shard_size=2)
+    cache.extract()
+    stored = cache.open()
+    assert isinstance(stored, CachedEmbeddings) and len(stored) == 7 and stored.num_views == 2
+    copy_ = pickle.loads(pickle.dumps(stored))
+    assert torch.equal(copy_.embeddings(5, 1), stored.embeddings(5, 1))
 
 
 def test_key_separates_every_setting(tmp_path, clips, tester, setup):
@@ -58,6 +92,8 @@ def test_key_separates_every_setting(tmp_path, clips, tester, setup):
         FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=3),
         FrameEmbeddingCache(tmp_path, model, processor, clips, seed=1),
         FrameEmbeddingCache(tmp_path, model, processor, clips[:-1]),
+        FrameEmbeddingCache(tmp_path, model, processor, clips, dtype=torch.bfloat16),
+        FrameEmbeddingCache(tmp_path, model, processor, clips, views=[ClipView(), ClipView(segment_offset=0.25)]),
     ]
     assert len({base, *(v.path for v in variants)}) == 1 + len(variants)
 
@@ -68,10 +104,11 @@ def test_extraction_resumes_and_splits_across_processes(tmp_path, clips, setup):
     whole.extract()
     split = FrameEmbeddingCache(tmp_path / "two", model, processor, clips, training_views=1, shard_size=2)
     assert split.extract(rank=0, world_size=2) == 2 and split.extract(rank=1, world_size=2) == 2
-    torch.testing.assert_close(split.load()[0], whole.load()[0], atol=0, rtol=0)
+    for index in range(7):
+        assert torch.equal(split.open().embeddings(index, slice(None)), whole.open().embeddings(index, slice(None)))
     split.shard_path(1).unlink()  # an interrupted run
     with pytest.raises(FileNotFoundError, match=r"lacks shards \[1\]"):
-        split.load()
+        split.open()
     assert split.extract() == 1 and split.extract() == 0
 
 
@@ -79,11 +116,12 @@ def test_training_on_cached_embeddings_matches_training_on_pixels(tmp_path, clip
     model, processor = setup
     cache = FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=1, seed=5)
     cache.extract()
-    embeddings, labels = cache.load()
+    stored = cache.open()
+    embeddings = torch.stack([stored.embeddings(i, slice(None)) for i in range(len(stored))])
     # The same views both ways: view 1 as pixels, and as cached embeddings.
-    pixels = [{"pixel_values_videos": view_pixels(processor, c.path, 1, 5, i), "labels": c.label} for i, c in enumerate(clips)]
-    cached = [{"frame_embeddings": embeddings[i, 1].float(), "labels": c.label} for i, c in enumerate(clips)]
-    bap = BAPArguments(stage_epochs=[1, 1, 1], stage_learning_rates=[0.05] * 3, stage_warmup_ratio=0.0)
+    pixels = [{"pixel_values_videos": cache.view_pixels(i, 1), "labels": c.label} for i, c in enumerate(clips)]
+    cached = [{"frame_embeddings": embeddings[i, 1], "labels": c.label} for i, c in enumerate(clips)]
+    bap = BAPArguments(stage_epochs=[1, 1, 1], mat_learning_rate=0.05, dynamic_learning_rate=0.05, stage_warmup_ratio=0.0)
     trained = {}
     for name, dataset in (("pixels", pixels), ("cached", cached)):
         args = TrainingArguments(output_dir=str(tmp_path / name), per_device_train_batch_size=4, num_train_epochs=3,

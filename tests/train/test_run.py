@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModel, AutoModelForVideoClassification, TrainerCallback, TrainingArguments
@@ -49,7 +50,7 @@ def common_flags(data_root, clip_dir, dataset="synthetic"):
     return [
         "--dataset", dataset, "--data_root", str(data_root), "--clip_model", str(clip_dir),
         "--image_size", "32", "--num_frames", "4", "--mat_sentences", "2", "--mat_tokens", "5",
-        "--optim", "adamw_torch", "--stage_learning_rates", "0.01", "0.01", "0.01",
+        "--mat_learning_rate", "0.01", "--dynamic_learning_rate", "0.01",
         "--dataloader_num_workers", "0", "--use_cpu", "true", "--disable_tqdm", "true",
         "--config_overrides", '{"dynamic_dropout": 0.0}',
     ]
@@ -92,6 +93,11 @@ def test_train_bap_from_yaml_writes_a_complete_run_folder(tmp_path, synthetic, c
     shuffled = evaluate_cli(["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic),
                              "--num_workers", "0", "--shuffle_frames"])
     assert shuffled["num_clips"] == 21 and (out / "eval_synthetic_shuffled.json").exists()
+    # Multi-view testing (the default 2x2 of the run): the same figures from the run and from evaluate.
+    assert metrics["multi_view"]["views"] == "2x2" and "| 2x2 (logits averaged) |" in card
+    multi = evaluate_cli(["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic),
+                          "--num_workers", "0", "--test_views", "2x2"])
+    assert multi["num_clips"] == 21 and multi["uar"] == pytest.approx(metrics["multi_view"]["uar"])
 
 
 def test_model_folder_holds_the_matching_processor(tester, tmp_path):
@@ -148,7 +154,7 @@ def test_lora_trains_adapters_with_the_stages_and_merges(tmp_path, tester, clip_
                                 lora_r=2, lora_target="both", config_overrides='{"dynamic_dropout": 0.0}')
     torch.manual_seed(0)
     model = build_model(model_args, {i: f"c{i}" for i in range(3)}, first_stage=1)
-    bap = BAPArguments(stage_epochs=[1, 1, 1], stage_learning_rates=[1e-2] * 3, stage_warmup_ratio=0.0)
+    bap = BAPArguments(stage_epochs=[1, 1, 1], mat_learning_rate=1e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0)
     args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=4, num_train_epochs=3, use_cpu=True,
                              save_strategy="no", report_to=[], optim="adamw_torch", disable_tqdm=True,
                              remove_unused_columns=False)
@@ -206,7 +212,8 @@ def test_fold_all_trains_five_folds_and_writes_the_table(tmp_path, clip_dir):
     table = json.loads((out / "folds.json").read_text())
     assert [f["fold"] for f in table["folds"]] == ["1", "2", "3", "4", "5"]
     assert table["mean"]["uar"] == pytest.approx(sum(f["uar"] for f in table["folds"]) / 5)
-    assert "| mean |" in (out / "folds.md").read_text()
+    assert "| mean ± std |" in (out / "folds.md").read_text()
+    assert table["std"]["uar"] == pytest.approx(float(np.std([f["uar"] for f in table["folds"]], ddof=1)))
     assert all((out / f"fold_{k}" / "metrics.json").exists() for k in range(1, 6))
     with pytest.raises(SystemExit, match="--fold is required"):
         train_cli([*flags, "--output_dir", str(out)])
@@ -219,6 +226,16 @@ def test_shipped_configs_parse(name, tmp_path):
         [str(ROOT / "configs" / f"{name}.yaml"), "--data_root", "/data", "--clip_model", "clip", "--bf16", "false",
          "--output_dir", str(tmp_path)])
     assert data.dataset == name and bap.total_epochs > 0
-    if name != "synthetic":  # the paper's settings
+    if name != "synthetic":  # the paper's settings, the nearest peer's SGD rates
         assert bap.stage_epochs == [40, 30, 30] and training.optim == "sgd" and (model.image_size, model.num_frames) == (112, 16)
-        assert training.per_device_train_batch_size == 64
+        assert training.per_device_train_batch_size == 64 and training.optim_args == "momentum=0.9"
+        assert bap.learning_rates(training.optim) == {"mat": 1e-3, "dynamic": 1e-2}
+    else:  # the demo runs with the defaults a user gets: nothing about optimisation is overridden
+        defaults = parse_arguments(["--dataset", "synthetic", "--data_root", "/data", "--clip_model", "clip",
+                                    "--output_dir", str(tmp_path)])
+        assert {k: v for k, v in vars(bap).items() if k != "stage_epochs"} == \
+            {k: v for k, v in vars(defaults[3]).items() if k != "stage_epochs"}
+        for key in ("optim", "optim_args", "weight_decay", "per_device_train_batch_size", "learning_rate",
+                    "gradient_accumulation_steps", "lr_scheduler_type", "warmup_steps"):
+            assert getattr(training, key) == getattr(defaults[4], key), key
+        assert model.config_overrides is None
