@@ -3,7 +3,7 @@ they expand to."""
 
 from dataclasses import dataclass, field
 
-from .clips import SplitReport
+from .clips import SplitReport, check_decoding, report_overlap
 from .readers import DATASET_NAMES, DFEW_FRAME_SOURCES, FIVE_FOLD, FOLDS, load_split
 
 
@@ -17,7 +17,12 @@ class DatasetArguments:
     dfew_frames: str = field(
         default="clip_224x224", metadata={"help": f"DFEW's frames: {', '.join(DFEW_FRAME_SOURCES)}."}
     )
-    strict: bool = field(default=False, metadata={"help": "Fail on any invalid clip instead of skipping it."})
+    classes: str | None = field(
+        default=None,
+        metadata={"help": "The class names in class order, comma-separated (annotation, csv, folder; default: the train "
+                          "split's labels, numbers sorted as numbers). A label outside them is a counted skip."},
+    )
+    strict: bool = field(default=False, metadata={"help": "Fail on any invalid clip or an empty split instead of skipping."})
 
     def __post_init__(self):
         if self.dataset not in DATASET_NAMES:
@@ -38,5 +43,23 @@ class DatasetArguments:
         """One split of one fold (default: `self.fold`), validated against the disk."""
         return load_split(
             self.dataset, self.data_root, split, fold=fold if fold is not None else self.fold,
-            strict=self.strict if strict is None else strict, dfew_frames=self.dfew_frames,
+            strict=self.strict if strict is None else strict, classes=self.classes, dfew_frames=self.dfew_frames,
         )
+
+    def load_splits(self, fold: str | None = None, strict: bool | None = None, decode_frames: int | None = None,
+                    num_workers: int | None = None) -> dict[str, SplitReport]:
+        """Both splits of one fold, validated, and compared: a test clip also in train is an `overlap` problem.
+
+        Args:
+            decode_frames: also decode that many sampled frames of every clip (`check_decoding`), as training will.
+            num_workers: decoding threads (default: one per CPU).
+        """
+        splits = {split: self.load(split, fold, strict=False) for split in ("train", "test")}
+        if decode_frames:
+            for report in splits.values():
+                check_decoding(report, decode_frames, num_workers)
+        report_overlap(splits["train"], splits["test"])
+        if self.strict if strict is None else strict:
+            for report in splits.values():
+                report.raise_if_problems()
+        return splits

@@ -1,24 +1,34 @@
 """Clip lists with their validation report, and the torch / datasets views that yield model inputs.
 
 A reader turns a dataset's official split file into `ListedClip`s; `validate_split` checks each against
-the disk (exists, non-empty, frame count, known label) and returns a `SplitReport` whose `clips` are
-the valid ones. `ClipDataset` decodes them in DataLoader workers into processor-ready samples.
+the class set and the disk (known label, exists, listed once, non-empty, frame count, under the data root)
+and returns a `SplitReport` whose `clips` are the valid ones; `check_decoding` decodes them as training will
+and `report_overlap` compares two splits. `ClipDataset` decodes clips in DataLoader workers into
+processor-ready samples.
 """
 
 import logging
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .labels import ClassSet, LabelError, check_case
 from .views import ClipView, clip_pixels
-from ..decoding_a3lign import IMAGE_EXTENSIONS, count_video_frames, list_frame_files
+from ..decoding_a3lign import IMAGE_EXTENSIONS, count_video_frames, list_frame_files, read_clip_frames
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_KINDS = ("missing", "empty", "unknown_label", "frame_count_mismatch", "unreadable")
+PROBLEM_KINDS = (
+    "missing", "empty", "unknown_label", "blank_label", "frame_count_mismatch", "unreadable", "undecodable",
+    "duplicate", "conflict", "outside_root", "overlap",
+)
+# Reported, but the clip stays in the split: the disk's frame count wins over a listed one; a path outside the
+# root and a clip in both splits are facts about the lists that only the user can resolve.
+KEPT_KINDS = ("frame_count_mismatch", "outside_root", "overlap")
 
 
 @dataclass
@@ -40,6 +50,7 @@ class Clip:
     path: Path
     label: int
     num_frames: int
+    source: str = ""  # "file:line" where the split listed it
 
 
 @dataclass
@@ -67,6 +78,8 @@ class SplitReport:
             *(f"  {kind:<21} {self.count(kind)}" for kind in PROBLEM_KINDS),
             "  class counts: " + ", ".join(f"{name} {n}" for name, n in self.class_counts.items()),
         ]
+        if not self.clips:
+            lines.append(f"  no valid clips: the {self.split} split is empty")
         for kind, clip_id, detail in self.problems[:20]:
             lines.append(f"  - {kind}: {clip_id}: {detail}")
         if len(self.problems) > 20:
@@ -74,8 +87,22 @@ class SplitReport:
         return "\n".join(lines)
 
     def raise_if_problems(self) -> None:
+        """`ValueError` (what `--strict` makes of a report) on any problem, and when no clip is valid."""
+        if not self.clips:
+            raise ValueError(f"--strict: {self.dataset} / {self.split} has no valid clips "
+                             f"({len(self.problems)} problems)\n{self.format()}")
         if self.problems:
             raise ValueError(f"--strict: {len(self.problems)} problems in the split\n{self.format()}")
+
+    def log_skips(self) -> None:
+        skipped = self.listed - len(self.clips)
+        if self.problems:
+            logger.warning(
+                "%s/%s: %d of %d listed clips skipped (%s)", self.dataset, self.split, skipped, self.listed,
+                ", ".join(f"{kind} {self.count(kind)}" for kind in PROBLEM_KINDS if self.count(kind)),
+            )
+        if not self.clips:
+            logger.warning("%s/%s has no valid clips", self.dataset, self.split)
 
 
 def find_clip(*candidates: Path) -> Path | None:
@@ -100,21 +127,51 @@ def count_frames_on_disk(path: Path) -> int:
     return count_video_frames(path)
 
 
-def validate_split(dataset: str, split: str, listed: list[ListedClip], label_to_index, id2label) -> SplitReport:
-    """Check every listed clip against the disk; keep the valid ones, report the rest.
+def place(path) -> str:
+    """Where a path points, as written (absolute, `.` and `..` resolved, symbolic links not followed): two rows
+    naming one clip have one place, and a clip linked in from another disk stays under its root."""
+    return os.path.normpath(os.path.abspath(path))
 
-    Args:
-        label_to_index: maps a label as written in the split file to a class index, or raises KeyError.
+
+def _mark_repeats(listed: list[ListedClip], outcomes: list) -> None:
+    """Rows naming one clip: a repeat with the same class is a `duplicate` (the first row is kept); rows with
+    different classes are a `conflict` (none is kept: which label is right is unknown)."""
+    rows_of: dict[str, list[int]] = {}
+    for row, (item, outcome) in enumerate(zip(listed, outcomes)):
+        if not isinstance(outcome, tuple):
+            rows_of.setdefault(place(item.path), []).append(row)
+    for rows in (rows for rows in rows_of.values() if len(rows) > 1):
+        first = listed[rows[0]]
+        if len({outcomes[row] for row in rows}) == 1:
+            for row in rows[1:]:
+                item = listed[row]
+                outcomes[row] = ("duplicate", item.clip_id, f"'{item.path}' is listed again at {item.source} (first at {first.source})")
+            continue
+        labels = " and as ".join(f"{listed[row].label!r} at {listed[row].source}" for row in rows)
+        for row in rows:
+            outcomes[row] = ("conflict", listed[row].clip_id, f"'{listed[row].path}' is listed as {labels}")
+
+
+def validate_split(dataset: str, split: str, listed: list[ListedClip], classes: ClassSet, root: Path | None = None) -> SplitReport:
+    """Check every listed clip against the class set and the disk; keep the valid ones, report the rest.
+
+    Raises `ValueError` when two labels of the split differ only in case. Paths outside `root` are reported.
     """
-    report = SplitReport(dataset=dataset, split=split, id2label=dict(id2label), listed=len(listed))
+    check_case([(str(item.label).strip(), item.source) for item in listed if str(item.label).strip()])
+    report = SplitReport(dataset=dataset, split=split, id2label=classes.id2label, listed=len(listed))
+    outcomes: list = []  # per row: its class index, or the problem that skips it
     for item in listed:
         try:
-            label = label_to_index(item.label)
-        except (KeyError, ValueError):
-            report.problems.append(("unknown_label", item.clip_id, f"label {item.label!r} at {item.source}"))
+            outcomes.append(classes.index(item.label, item.source))
+        except LabelError as error:
+            outcomes.append(("blank_label" if error.blank else "unknown_label", item.clip_id, str(error)))
             continue
         if item.path is None or not item.path.exists():
-            report.problems.append(("missing", item.clip_id, f"not found ({item.source})"))
+            outcomes[-1] = ("missing", item.clip_id, f"not found ({item.source})")
+    _mark_repeats(listed, outcomes)
+    for item, label in zip(listed, outcomes):
+        if isinstance(label, tuple):
+            report.problems.append(label)
             continue
         try:
             frames = count_frames_on_disk(item.path)
@@ -129,14 +186,44 @@ def validate_split(dataset: str, split: str, listed: list[ListedClip], label_to_
             report.problems.append(
                 ("frame_count_mismatch", item.clip_id, f"listed {item.listed_frames}, {frames} on disk ({item.source})")
             )
-        report.clips.append(Clip(item.clip_id, item.path, label, frames))
-    if report.problems:
-        skipped = report.listed - len(report.clips)
-        logger.warning(
-            "%s/%s: %d of %d listed clips skipped (%s)", dataset, split, skipped, report.listed,
-            ", ".join(f"{kind} {report.count(kind)}" for kind in PROBLEM_KINDS if report.count(kind)),
-        )
+        if root is not None and not Path(place(item.path)).is_relative_to(place(root)):
+            report.problems.append(("outside_root", item.clip_id, f"'{item.path}' ({item.source}) lies outside the data root '{root}'"))
+        report.clips.append(Clip(item.clip_id, item.path, label, frames, item.source))
+    report.log_skips()
     return report
+
+
+def check_decoding(report: SplitReport, num_frames: int = 16, num_workers: int | None = None) -> int:
+    """Decode what training decodes: the `num_frames` sampled frames (segment centres) of every valid clip, not
+    only its header. A clip that fails leaves `report.clips` as an `undecodable` problem. Returns how many."""
+
+    def error_of(clip: Clip) -> str | None:
+        try:
+            read_clip_frames(clip.path, num_frames)
+        except (ValueError, FileNotFoundError) as error:
+            return str(error)
+        return None
+
+    with ThreadPoolExecutor(num_workers or os.cpu_count() or 1) as pool:  # PyAV and PIL decode without the GIL
+        errors = list(pool.map(error_of, report.clips))
+    failed = [(clip, error) for clip, error in zip(report.clips, errors) if error is not None]
+    report.clips = [clip for clip, error in zip(report.clips, errors) if error is None]
+    report.problems += [("undecodable", clip.clip_id, f"{error} ({clip.source})") for clip, error in failed]
+    if failed:
+        logger.warning("%s/%s: %d clips do not decode", report.dataset, report.split, len(failed))
+    return len(failed)
+
+
+def report_overlap(train: SplitReport, test: SplitReport) -> int:
+    """Add an `overlap` problem to `test` for each of its clips that is also a train clip (kept: only reported,
+    as the split files are the user's to fix). Returns how many."""
+    train_at = {place(clip.path): clip for clip in train.clips}
+    shared = [(clip, train_at[place(clip.path)]) for clip in test.clips if place(clip.path) in train_at]
+    test.problems += [
+        ("overlap", clip.clip_id, f"'{clip.path}' is in the train split ({other.source}) and the test split ({clip.source})")
+        for clip, other in shared
+    ]
+    return len(shared)
 
 
 class ClipDataset(torch.utils.data.Dataset):

@@ -1,7 +1,8 @@
 """Readers of the official split files: DFEW, FERV39k, MAFW, annotation lists, CSVs, folder trees.
 
-Each reader lists the split's clips (`ListedClip`) and how its labels map to a fixed class order
-(`id2label`, documented per dataset); `load_split` validates them against the disk.
+Each reader lists the split's clips (`ListedClip`) and, for a dataset with an official class list, that list
+(`ClassSet`); `load_split` declares the class set (official, `--classes`, or the train split's labels: one policy
+for every reader, `labels.py`) and validates the clips against it and the disk.
 """
 
 import csv
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from ..configuration_a3lign import DFEW_LABELS
 from .clips import ListedClip, SplitReport, find_clip, validate_split
+from .labels import ClassSet
 
 # MAFW's native order (its label 1..11); FERV39k uses DFEW's seven names and order.
 MAFW_LABELS = (
@@ -50,22 +52,6 @@ def split_rows(path: Path) -> list[tuple[int, list[str]]]:
     return rows
 
 
-def _name_or_number(names, one_based: bool):
-    """Label parser: a class name (case-insensitive) or its number."""
-    lookup = {name.lower(): i for i, name in enumerate(names)}
-
-    def to_index(label):
-        text = str(label).strip()
-        if text.lstrip("-").isdigit():
-            index = int(text) - (1 if one_based else 0)
-            if not 0 <= index < len(names):
-                raise KeyError(label)
-            return index
-        return lookup[text.lower()]
-
-    return to_index
-
-
 def _check_fold(dataset: str, fold) -> int:
     if str(fold) not in FOLDS:
         raise ValueError(f"{dataset} has 5 folds: --fold must be 1..5 (or 'all' for training); got {fold!r}")
@@ -93,7 +79,7 @@ def read_dfew(root: Path, split: str, fold=None, dfew_frames: str = "clip_224x22
             path = find_clip(*(root / "Clip" / dfew_frames / i for i in ids))
         label = fields[1] if len(fields) > 1 else ""
         listed.append(ListedClip(ids[1], path, label, source=f"{split_file.name}:{number}"))
-    return listed, _name_or_number(DFEW_LABELS, one_based=True), DFEW_LABELS
+    return listed, ClassSet(DFEW_LABELS, first_number=1, origin="DFEW's official list")
 
 
 def read_ferv39k(root: Path, split: str, **_):
@@ -114,7 +100,7 @@ def read_ferv39k(root: Path, split: str, **_):
         listed.append(
             ListedClip(relative, find_clip(root / "2_ClipsforFaceCrop" / relative), parts[-2], source=f"{split_file.name}:{number}")
         )
-    return listed, _name_or_number(DFEW_LABELS, one_based=False), DFEW_LABELS
+    return listed, ClassSet(DFEW_LABELS, first_number=0, origin="FERV39k's classes (DFEW's names and order)")
 
 
 def read_mafw(root: Path, split: str, fold=None, **_):
@@ -135,25 +121,22 @@ def read_mafw(root: Path, split: str, fold=None, **_):
         path = find_clip(root / "data" / "clips" / clip_id, root / "data" / "frames" / clip_id, root / "data" / "faces" / clip_id)
         label = fields[1] if len(fields) > 1 else ""
         listed.append(ListedClip(clip_id, path, label, source=f"{split_file.name}:{number}"))
-    return listed, _name_or_number(MAFW_LABELS, one_based=True), MAFW_LABELS
+    return listed, ClassSet(MAFW_LABELS, first_number=1, origin="MAFW's official list")
 
 
-def read_annotation(root: Path, split: str, annotation_file: str | None = None, class_names=None, **_):
-    """The field's annotation list: `<frame_dir> <num_frames> <label>` (0-based labels), `<root>/<split>.txt`.
+def read_annotation(root: Path, split: str, annotation_file: str | None = None, **_):
+    """The field's annotation list: `<frame_dir> <num_frames> <label>` (0-based ids), `<root>/<split>.txt`.
 
-    The frame count is taken from the disk; the listed one is only checked.
+    The frame count is taken from the disk; the listed one is only checked. Classes: the train split's ids.
     """
     split_file = _require(Path(annotation_file) if annotation_file else root / f"{split}.txt", "<root>/{train,test}.txt")
-    rows = split_rows(split_file)
-    if class_names is None:
-        class_names = tuple(f"class_{i}" for i in range(1 + max((int(f[2]) for _, f in rows if len(f) > 2 and f[2].isdigit()), default=1)))
     listed = []
-    for number, fields in rows:
+    for number, fields in split_rows(split_file):
         if len(fields) != 3 or not fields[1].isdigit():
             raise ValueError(f"{split_file}:{number}: expected '<frame_dir> <num_frames> <label>', got {' '.join(fields)!r}")
         path = Path(fields[0]) if Path(fields[0]).is_absolute() else root / fields[0]
         listed.append(ListedClip(fields[0], find_clip(path), fields[2], int(fields[1]), f"{split_file.name}:{number}"))
-    return listed, _name_or_number(class_names, one_based=False), tuple(class_names)
+    return listed, None
 
 
 def _csv_rows(split_file: Path):
@@ -163,39 +146,32 @@ def _csv_rows(split_file: Path):
     return [(number, row) for number, row in enumerate(reader, 2)]
 
 
-def read_csv(root: Path, split: str, class_names=None, **_):
-    """A CSV `<root>/<split>.csv` with columns `path,label`; paths relative to root; labels names or 0-based ids.
-
-    Class order: `class_names` if given, else the sorted names of the train split.
-    """
+def read_csv(root: Path, split: str, **_):
+    """A CSV `<root>/<split>.csv` with columns `path,label`; paths relative to root; labels names (or 0-based ids
+    into the sorted names). Classes: the train split's labels."""
     split_file = _require(root / f"{split}.csv", "<root>/{train,test}.csv with columns path,label")
-    rows = _csv_rows(split_file)
-    if class_names is None:
-        train_rows = rows if split == "train" else _csv_rows(_require(root / "train.csv", "<root>/train.csv"))
-        class_names = tuple(sorted({row["label"] for _, row in train_rows}))
     listed = [
-        ListedClip(row["path"], find_clip(root / row["path"]), row["label"], source=f"{split_file.name}:{number}")
-        for number, row in rows
+        ListedClip(row["path"], find_clip(root / row["path"]), row["label"] or "", source=f"{split_file.name}:{number}")
+        for number, row in _csv_rows(split_file)
     ]
-    return listed, _name_or_number(class_names, one_based=False), tuple(class_names)
+    return listed, None
 
 
-def read_folder(root: Path, split: str, class_names=None, **_):
-    """A tree `<root>/<split>/<label>/<clip>` of videos or frame folders; classes: sorted train label folders."""
+def read_folder(root: Path, split: str, **_):
+    """A tree `<root>/<split>/<label>/<clip>` of videos or frame folders. Classes: the train label folders."""
     split_dir = _require(root / split, "<root>/{train,test}/<label>/<clip file or frame folder>")
-    if class_names is None:
-        class_names = tuple(sorted(p.name for p in _require(root / "train", "<root>/train/<label>/").iterdir() if p.is_dir()))
-    listed = [
-        ListedClip(f"{label_dir.name}/{clip.name}", clip, label_dir.name, source=str(label_dir))
+    listed = [  # a folder holds no lines: its clips are sourced by their place in the tree
+        ListedClip(f"{label_dir.name}/{clip.name}", clip, label_dir.name, source=f"{split}/{label_dir.name}/{clip.name}")
         for label_dir in sorted(p for p in split_dir.iterdir() if p.is_dir())
         for clip in sorted(label_dir.iterdir())
     ]
-    return listed, _name_or_number(class_names, one_based=False), tuple(class_names)
+    return listed, None
 
 
 def read_synthetic(root: Path, split: str, **options):
     """The embedded synthetic set (`a3lign data synthesize`): a CSV split in DFEW's class order."""
-    return read_csv(root, split, class_names=DFEW_LABELS)
+    listed, _ = read_csv(root, split)
+    return listed, ClassSet(DFEW_LABELS, first_number=0, origin="the synthetic set's classes (DFEW's)")
 
 
 READERS = {
@@ -204,7 +180,21 @@ READERS = {
 }
 
 
-def load_split(dataset: str, data_root, split: str, fold=None, strict: bool = False, **options) -> SplitReport:
+def declare_classes(dataset: str, official: ClassSet | None, classes=None, train_listed=None) -> ClassSet:
+    """The class set of a dataset: its official list, else `classes` (`--classes`), else the labels of the train
+    split's listed clips (`train_listed()`). `classes` on a dataset with an official list must be that list."""
+    declared = ClassSet.declared(classes) if classes else None
+    if official is not None:
+        if declared is not None and declared.names != official.names:
+            raise ValueError(f"{dataset}'s classes are its official list: {', '.join(official.names)}; "
+                             f"got --classes {','.join(declared.names)} (--classes is for annotation, csv and folder)")
+        return official
+    if declared is not None:
+        return declared
+    return ClassSet.from_labels([(item.label, item.source) for item in train_listed()], origin="the train split's labels")
+
+
+def load_split(dataset: str, data_root, split: str, fold=None, strict: bool = False, classes=None, **options) -> SplitReport:
     """List and validate one split of a dataset. Returns the `SplitReport` (its `.clips` are the valid ones).
 
     Args:
@@ -212,14 +202,19 @@ def load_split(dataset: str, data_root, split: str, fold=None, strict: bool = Fa
         data_root: the dataset's root folder, laid out as its official release.
         split: `"train"` or `"test"`.
         fold: 1..5 for DFEW and MAFW.
-        strict: raise `ValueError` on any problem instead of skipping the clip.
-        **options: reader options (`dfew_frames`, `class_names`, `annotation_file`).
+        strict: raise `ValueError` on any problem, or when no clip is valid, instead of skipping clips.
+        classes: the class names in class order (`--classes`: a comma-separated string or a sequence), for
+            datasets without an official list; default: the train split's labels.
+        **options: reader options (`dfew_frames`, `annotation_file`).
     """
     if dataset not in READERS:
         raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join(DATASET_NAMES)}")
     root = _require(Path(data_root), f"the {dataset} root folder")
-    listed, to_index, names = READERS[dataset](root, split, fold=fold, **options)
-    report = validate_split(dataset, split, listed, to_index, dict(enumerate(names)))
+    read = READERS[dataset]
+    listed, official = read(root, split, fold=fold, **options)
+    class_set = declare_classes(dataset, official, classes,
+                                lambda: listed if split == "train" else read(root, "train", fold=fold, **options)[0])
+    report = validate_split(dataset, split, listed, class_set, root)
     if strict:
         report.raise_if_problems()
     return report

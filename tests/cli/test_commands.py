@@ -66,3 +66,37 @@ def test_cache_command_writes_the_cache_training_reads(tmp_path, tiny_clip_dir):
     assert runs[0].figures["multi_view"]["views"] == "2x2"
     with pytest.raises(SystemExit, match="--frame_cache_dir is required"):
         cache_cli(flags[:-10] + flags[-8:])
+
+
+def test_check_decodes_the_sampled_frames_and_quick_reads_headers(tmp_path, capsys):
+    """Clips whose header reads but whose frames do not decode fail `check --strict`; `--quick` is the header scan."""
+    from ..layouts import corrupt_frame_folder, labelled_csv, undecodable_video
+
+    undecodable_video(tmp_path / "broken.mp4")
+    corrupt_frame_folder(tmp_path / "broken_frames")
+    labelled_csv(tmp_path, "train", [("a", "calm"), ("broken.mp4", "calm"), ("broken_frames", "tense"), ("b", "tense")])
+    labelled_csv(tmp_path, "test", [("c", "calm"), ("d", "tense")])
+    flags = ["check", "--dataset", "csv", "--data_root", str(tmp_path), "--num_frames", "4"]
+    assert data_cli([*flags, "--strict"]) == 1
+    out = capsys.readouterr().out
+    assert "4 listed, 2 valid clips" in out and "undecodable           2" in out
+    assert "broken.mp4" in out and "2.png" in out
+    assert data_cli([*flags, "--quick", "--strict"]) == 0
+    assert "undecodable           0" in capsys.readouterr().out
+
+
+def test_check_strict_fails_on_duplicates_overlap_and_an_empty_split(tmp_path, capsys):
+    from ..layouts import labelled_csv
+
+    flags = ["check", "--dataset", "csv", "--data_root", str(tmp_path), "--strict"]
+    labelled_csv(tmp_path, "train", [("a", "calm"), ("b", "tense")])
+    labelled_csv(tmp_path, "test", [("c", "calm")])
+    assert data_cli(flags) == 0
+    labelled_csv(tmp_path, "test", [("c", "calm"), ("a", "calm"), ("c", "calm")])
+    assert data_cli(flags) == 1
+    out = capsys.readouterr().out
+    assert "overlap               1" in out and "duplicate             1" in out and "train.csv:2" in out
+    labelled_csv(tmp_path, "test", [], make_clips=False)  # an empty test split
+    assert data_cli(flags) == 1
+    assert "no valid clips" in capsys.readouterr().out
+    assert data_cli(flags[:-1]) == 0  # reported, not failed, without --strict

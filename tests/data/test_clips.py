@@ -62,5 +62,3 @@ def test_unreadable_image_in_a_folder_names_the_file(tmp_path):
     (folder / "3.png").write_bytes(b"garbage")
     with pytest.raises(ValueError, match=r"3\.png"):
         read_clip_frames(folder, 16)
-
-

@@ -3,9 +3,9 @@
 import pytest
 
 from a3lign.configuration_a3lign import DFEW_LABELS
-from a3lign.data import MAFW_LABELS, load_split
+from a3lign.data import MAFW_LABELS, DatasetArguments, load_split
 
-from ..layouts import small_dfew
+from ..layouts import labelled_csv, small_dfew, tiny_clip
 from ..videos import noise_frames, write_frame_folder, write_video
 
 
@@ -122,3 +122,54 @@ def test_missing_root_names_the_path():
         load_split("ferv39k", "/nowhere/FERV39k", "train")
     with pytest.raises(ValueError, match="unknown dataset 'kinetics'"):
         load_split("kinetics", "/tmp", "train")
+
+
+# ----- what a split file gets wrong beyond one row ------------------------------------------------
+def test_duplicates_and_conflicts_are_reported_with_file_and_line(tmp_path):
+    """A row listed twice is kept once; a path listed with two labels is kept under neither."""
+    rows = [("a", "calm"), ("b", "calm"), ("a", "calm"), ("c", "calm"), ("c", "tense"), ("./b", "calm")]
+    report = load_split("csv", labelled_csv(tmp_path, "train", rows), "train")
+    assert [(c.clip_id, c.label) for c in report.clips] == [("a", 0), ("b", 0)]
+    assert [(k, c) for k, c, _ in report.problems] == [
+        ("duplicate", "a"), ("conflict", "c"), ("conflict", "c"), ("duplicate", "./b")]
+    assert "listed again at train.csv:4 (first at train.csv:2)" in report.problems[0][2]
+    assert "'calm' at train.csv:5 and as 'tense' at train.csv:6" in report.problems[1][2]
+    assert report.count("duplicate") == 2 and "duplicate             2" in report.format()
+    # DFEW's CSVs may drop the zero padding: "1" and "00001" are the same clip.
+    dfew = small_dfew(tmp_path / "DFEW")
+    (dfew / "EmoLabel_DataSplit" / "test(single-labeled)" / "set_1.csv").write_text("video_name,label\n1,1\n00001,1\n")
+    assert [(k, c) for k, c, _ in load_split("dfew", dfew, "test", fold=1).problems] == [("duplicate", "00001")]
+
+
+def test_paths_outside_the_data_root_are_reported(tmp_path):
+    tiny_clip(tmp_path / "elsewhere" / "x")
+    labelled_csv(tmp_path / "root", "train", [("a", "calm"), ("../elsewhere/x", "tense")])
+    report = load_split("csv", tmp_path / "root", "train")
+    assert [c.clip_id for c in report.clips] == ["a", "../elsewhere/x"]  # kept: only reported
+    ((kind, clip_id, detail),) = report.problems
+    assert (kind, clip_id) == ("outside_root", "../elsewhere/x") and "train.csv:3" in detail and "outside the data root" in detail
+    with pytest.raises(ValueError, match="--strict: 1 problems"):
+        load_split("csv", tmp_path / "root", "train", strict=True)
+
+
+def test_train_test_overlap_is_reported(tmp_path):
+    labelled_csv(tmp_path, "train", [("a", "calm"), ("b", "tense")])
+    labelled_csv(tmp_path, "test", [("c", "calm"), ("b", "tense")])
+    splits = DatasetArguments("csv", str(tmp_path)).load_splits()
+    assert [(k, c) for k, c, _ in splits["test"].problems] == [("overlap", "b")]
+    assert "train.csv:3" in splits["test"].problems[0][2] and "test.csv:3" in splits["test"].problems[0][2]
+    assert not splits["train"].problems
+    with pytest.raises(ValueError, match="--strict: 1 problems"):
+        DatasetArguments("csv", str(tmp_path), strict=True).load_splits()
+
+
+def test_an_empty_split_fails_strict(tmp_path):
+    labelled_csv(tmp_path, "train", [("a", "calm")])
+    labelled_csv(tmp_path, "test", [("b", "calm")], make_clips=False)
+    report = load_split("csv", tmp_path, "test")
+    assert not report.clips and "no valid clips" in report.format()
+    with pytest.raises(ValueError, match="csv / test has no valid clips"):
+        load_split("csv", tmp_path, "test", strict=True)
+    (tmp_path / "test.csv").write_text("path,label\n")  # no rows at all, no problem rows either
+    with pytest.raises(ValueError, match="csv / test has no valid clips"):
+        load_split("csv", tmp_path, "test", strict=True)
