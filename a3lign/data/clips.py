@@ -4,9 +4,11 @@ A reader turns a dataset's official split file into `ListedClip`s; `validate_spl
 the class set and the disk (known label, exists, listed once, non-empty, frame count, under the data root)
 and returns a `SplitReport` whose `clips` are the valid ones; `check_decoding` decodes them as training will
 and `report_overlap` compares two splits. `ClipDataset` decodes clips in DataLoader workers into
-processor-ready samples.
+processor-ready samples; a clip that fails to decode there is replaced by a class-mate and recorded in
+`DecodeFailures` (`pixels_or_substitute`).
 """
 
+import json
 import logging
 import os
 from collections import Counter
@@ -226,28 +228,117 @@ def report_overlap(train: SplitReport, test: SplitReport) -> int:
     return len(shared)
 
 
+class DecodeFailures:
+    """Clips that failed to decode while a run read them, recorded by every process that met one (DataLoader
+    workers, DDP ranks): each failure appends one short JSON line to `path` (appends of a few hundred bytes are
+    atomic on local file systems), so the record needs no lock and survives the worker. Pass a path every
+    process sees. Picklable: it holds only the path."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def record(self, clip: Clip, error: Exception, split: str = "", substitute: str | None = None) -> None:
+        entry = {"clip_id": clip.clip_id, "path": os.fspath(clip.path), "error": str(error)[:1000], "split": split,
+                 "substitute": substitute}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, (json.dumps(entry) + "\n").encode())  # one write: lines never interleave
+        finally:
+            os.close(descriptor)
+
+    def read(self) -> list[dict]:
+        """The distinct failures (one per split and clip, as first recorded), in the order they happened."""
+        if not self.path.exists():
+            return []
+        distinct: dict[tuple, dict] = {}
+        for line in self.path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed process
+            distinct.setdefault((entry["split"], entry["clip_id"], entry["path"]), entry)
+        return list(distinct.values())
+
+    def __len__(self) -> int:
+        return len(self.read())
+
+
+def pixels_or_substitute(clips: list[Clip], index: int, read, failures: DecodeFailures | None = None,
+                         strict: bool = False, split: str = ""):
+    """`read(clips[index].path)`; if that fails to decode (`ValueError` / `FileNotFoundError`), what `read` gives for
+    the next clip of the same class in list order (wrapping around) that decodes. Every failure is recorded in
+    `failures`. Deterministic: a clip always has the same stand-in.
+
+    Raises, naming the clip: with `strict`, on its failure; otherwise when no other clip of its class decodes.
+    """
+    clip = clips[index]
+    try:
+        return read(clip.path)
+    except (ValueError, FileNotFoundError) as error:
+        failure = error
+    error_type = FileNotFoundError if isinstance(failure, FileNotFoundError) else ValueError
+    where = f"clip '{clip.clip_id}' ('{clip.path}')" + (f" of the {split} split" if split else "")
+    if strict:
+        if failures is not None:
+            failures.record(clip, failure, split)
+        raise error_type(f"{where} cannot be decoded: {failure}") from failure
+    value, substitute, mate_failures = None, None, []
+    for step in range(1, len(clips)):
+        mate = clips[(index + step) % len(clips)]
+        if mate.label != clip.label:
+            continue
+        try:
+            value, substitute = read(mate.path), mate
+            break
+        except (ValueError, FileNotFoundError) as error:
+            mate_failures.append((mate, error))
+    if failures is not None:
+        failures.record(clip, failure, split, substitute.clip_id if substitute else None)
+        for mate, error in mate_failures:
+            failures.record(mate, error, split)
+    if substitute is None:
+        raise error_type(f"{where} cannot be decoded ({failure}) and no other clip of class {clip.label} in the "
+                         f"{split + ' ' if split else ''}split decodes") from failure
+    return value
+
+
 class ClipDataset(torch.utils.data.Dataset):
     """Valid clips -> `{"pixel_values_videos": (F, 3, crop, crop), "labels": int}`, decoded on access.
 
-    `views`: one `ClipView` (default: the pipeline's; `training_view()` for training, whose random draws come
-    from each DataLoader worker's RNG, seeded by PyTorch) or a list of them, stacked as `(V, F, 3, crop, crop)`
-    for multi-view testing.
+    Args:
+        views: one `ClipView` (default: the pipeline's; `training_view()` for training, whose random draws come
+            from each DataLoader worker's RNG, seeded by PyTorch) or a list of them, stacked as
+            `(V, F, 3, crop, crop)` for multi-view testing.
+        failures: where to record clips that fail to decode; with it, such a clip is replaced by the next clip
+            of its class that decodes (`pixels_or_substitute`). Without it, the processor's error propagates.
+        strict: re-raise a decoding failure, naming the clip, instead of substituting.
+        split: the split's name, for the record and messages.
     """
 
-    def __init__(self, clips: list[Clip], processor, views: ClipView | list[ClipView] = ClipView()):
+    def __init__(self, clips: list[Clip], processor, views: ClipView | list[ClipView] = ClipView(),
+                 failures: DecodeFailures | None = None, strict: bool = False, split: str = ""):
         self.clips = clips
         self.processor = processor
         self.views = views
+        self.failures = failures
+        self.strict = strict
+        self.split = split
 
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, index: int) -> dict:
-        path = self.clips[index].path
+    def read(self, path) -> torch.Tensor:
+        """The pixels of one clip in this dataset's view(s)."""
         if isinstance(self.views, ClipView):
-            pixels = clip_pixels(self.processor, path, self.views)
+            return clip_pixels(self.processor, path, self.views)
+        return torch.stack([clip_pixels(self.processor, path, view) for view in self.views])
+
+    def __getitem__(self, index: int) -> dict:
+        if self.failures is None and not self.strict:
+            pixels = self.read(self.clips[index].path)
         else:
-            pixels = torch.stack([clip_pixels(self.processor, path, view) for view in self.views])
+            pixels = pixels_or_substitute(self.clips, index, self.read, self.failures, self.strict, self.split)
         return {"pixel_values_videos": pixels, "labels": self.clips[index].label}
 
     def to_hf_dataset(self):

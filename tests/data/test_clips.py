@@ -62,3 +62,64 @@ def test_unreadable_image_in_a_folder_names_the_file(tmp_path):
     (folder / "3.png").write_bytes(b"garbage")
     with pytest.raises(ValueError, match=r"3\.png"):
         read_clip_frames(folder, 16)
+
+
+
+
+# ----- a clip that fails to decode mid-run --------------------------------------------------------
+def small_split(tmp_path):
+    """Four decodable clips, two per class (a, b: calm; c, d: tense), read as a CSV split."""
+    from ..layouts import labelled_csv
+
+    labelled_csv(tmp_path, "train", [("a", "calm"), ("b", "calm"), ("c", "tense"), ("d", "tense")])
+    return load_split("csv", tmp_path, "train").clips
+
+
+def test_an_undecodable_clip_is_replaced_by_a_class_mate_and_recorded(tmp_path):
+    """Through a DataLoader with 2 workers: the broken clip yields its class-mate's pixels, one failure recorded."""
+    from a3lign.data import DecodeFailures
+
+    from ..layouts import corrupt_frame_folder
+
+    clips = small_split(tmp_path)
+    corrupt_frame_folder(tmp_path / "a")  # broken after the split was checked: as it happens mid-run
+    processor = A3lignVideoProcessor(num_frames=2, crop_size={"height": 8, "width": 8}, size={"shortest_edge": 8})
+    failures = DecodeFailures(tmp_path / "run" / "decode_failures.jsonl")
+    dataset = ClipDataset(clips, processor, failures=failures, split="train")
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=2)
+    samples = list(loader)
+    assert [int(s["labels"]) for s in samples] == [0, 0, 1, 1]
+    assert torch.equal(samples[0]["pixel_values_videos"], samples[1]["pixel_values_videos"])  # b stands in for a
+    dataset[0]  # met again (another epoch, another rank): still one failure
+    (failure,) = failures.read()
+    assert failure["clip_id"] == "a" and failure["split"] == "train" and failure["substitute"] == "b"
+    assert "2.png" in failure["error"] and failure["path"] == str(tmp_path / "a")
+    assert len(failures) == 1
+    with pytest.raises(ValueError, match=r"clip 'a' .*cannot be decoded.*2\.png"):
+        ClipDataset(clips, processor, failures=failures, strict=True, split="train")[0]
+    with pytest.raises(ValueError, match=r"2\.png"):  # without a record of failures, nothing is substituted
+        ClipDataset(clips, processor)[0]
+    corrupt_frame_folder(tmp_path / "b")
+    with pytest.raises(ValueError, match=r"clip 'a' .*no other clip of class 0 in the train split decodes"):
+        dataset[0]
+    assert [f["clip_id"] for f in failures.read()] == ["a", "b"]
+
+
+def test_pixels_or_substitute_takes_any_reader(tmp_path):
+    """The same substitute-and-record step for any `read(path)`, e.g. the frame cache's extraction."""
+    from a3lign.data import DecodeFailures, pixels_or_substitute
+
+    clips = small_split(tmp_path)
+
+    def read(path):
+        if path.name in ("c", "d"):
+            raise FileNotFoundError(f"clip '{path}' does not exist")
+        return path.name
+
+    failures = DecodeFailures(tmp_path / "failures.jsonl")
+    assert pixels_or_substitute(clips, 1, read, failures) == "b"
+    with pytest.raises(FileNotFoundError, match=r"clip 'c' .*no other clip of class 1 in the test split decodes"):
+        pixels_or_substitute(clips, 2, read, failures, split="test")
+    assert [(f["clip_id"], f["split"]) for f in failures.read()] == [("c", "test"), ("d", "test")]
+    with pytest.raises(FileNotFoundError, match=r"clip 'c' .*cannot be decoded"):
+        pixels_or_substitute(clips, 2, read, failures, strict=True)
