@@ -8,7 +8,10 @@ Remote code: imports only numpy, PIL, torch (transformers' own dependencies) and
 
 import os
 import re
+import struct
+import zlib
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +56,30 @@ def list_frame_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
+# What damaged files make PIL and PyAV raise besides their own errors (a corrupted PNG chunk raises
+# SyntaxError, damaged metadata UnicodeDecodeError, ...): reported as a `ValueError` naming the file.
+DAMAGED_FILE_ERRORS = (ValueError, OSError, SyntaxError, EOFError, IndexError, KeyError, OverflowError,
+                       RuntimeError, MemoryError, struct.error, zlib.error)
+
+
+@contextmanager
+def reading(path: Path, what: str):
+    """Errors raised while reading `path` become a `ValueError` naming it (a hang's TimeoutError and a
+    missing file's FileNotFoundError pass through)."""
+    try:
+        yield
+    except (TimeoutError, FileNotFoundError):
+        raise
+    except DAMAGED_FILE_ERRORS as error:
+        if isinstance(error, ValueError) and str(path) in str(error):
+            raise
+        raise ValueError(f"{what} '{path}' cannot be read: {type(error).__name__}: {error}") from error
+
+
 def read_image(path: Path) -> np.ndarray:
     """One frame image as `(H, W, 3)` uint8 RGB (grayscale and alpha converted)."""
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError) as error:  # PIL.UnidentifiedImageError is an OSError
-        raise ValueError(f"frame image '{path}' cannot be read: {error}") from error
+    with reading(path, "frame image"), Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def _open_video(path: Path):
@@ -120,6 +140,8 @@ def read_sampled_frames(
 
     Returns `(frames (len(indices), H, W, 3) uint8, indices, num_total)`.
     """
+    if re.match(r"^[a-z][a-z0-9+.-]*://", str(source), re.IGNORECASE):
+        raise ValueError(f"'{source}' is a URL: A3lign reads local video files and frame folders; download it first")
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"clip '{path}' does not exist")
@@ -132,11 +154,13 @@ def read_sampled_frames(
         return np.stack([cache[i] for i in indices]), indices, len(files)
     if path.stat().st_size == 0:
         raise ValueError(f"video '{path}' is an empty file")
-    total = count_video_frames(path)
+    with reading(path, "video"):
+        total = count_video_frames(path)
     if total == 0:
         raise ValueError(f"'{path}' has no decodable frames (0 video packets)")
     indices = [int(i) for i in choose(total)]
-    kept = decode_video_frames(path, indices)
+    with reading(path, "video"):
+        kept = decode_video_frames(path, indices)
     # The packet count can exceed what decodes (a damaged tail): fall back to the last decoded frame.
     decoded = sorted(kept)
     frames = [kept[i] if i in kept else kept[max((d for d in decoded if d <= i), default=decoded[0])] for i in indices]
@@ -177,7 +201,13 @@ def frames_to_uint8_array(video) -> np.ndarray:
         array = array.transpose(0, 2, 3, 1)  # channels first -> last
     if array.shape[-1] not in (1, 3, 4):
         raise ValueError(f"a clip array needs 1, 3 or 4 channels; got shape {array.shape}")
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"a clip array must hold uint8 0..255 or floats in [0, 1]; got dtype {array.dtype}")
+    if array.size == 0:
+        raise ValueError(f"a clip array must have frames of at least 1 x 1 pixel; got shape {array.shape}")
     if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ValueError("a float clip must hold finite values in [0, 1]; got NaN or infinity")
         if array.min() < 0 or array.max() > 1:
             raise ValueError(
                 f"a float clip must hold values in [0, 1]; got [{array.min():.3g}, {array.max():.3g}] (pass uint8 for 0..255)"

@@ -305,6 +305,12 @@ class A3lignModel(A3lignPreTrainedModel):
             raise ValueError(
                 f"pixel_values_videos must have shape (batch, frames, 3, height, width); got {tuple(pixel_values_videos.shape)}"
             )
+        size = self.config.image_size
+        if tuple(pixel_values_videos.shape[-3:]) != (3, size, size):
+            raise ValueError(
+                f"pixel_values_videos has frames of shape {tuple(pixel_values_videos.shape[-3:])}, but this model takes "
+                f"(3, {size}, {size}) (config.image_size): feed it with the video processor saved beside it"
+            )
         batch, frames = pixel_values_videos.shape[:2]
         pixels = pixel_values_videos.flatten(0, 1).to(self.clip.visual_projection.weight.dtype)
         features = self.clip.get_image_features(pixel_values=pixels, interpolate_pos_encoding=True).pooler_output

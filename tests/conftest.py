@@ -80,3 +80,11 @@ def tiny_clip_dir(tmp_path):
     path = tmp_path / "tiny-clip"
     clip.save_pretrained(path)
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The number of generated fuzz cases (tests/test_fuzz.py), so a run shows how much was tried."""
+    from .test_fuzz import CASES
+
+    if CASES:
+        terminalreporter.write_line("fuzz cases: " + ", ".join(f"{kind} {n}" for kind, n in CASES.items()))

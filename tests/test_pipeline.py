@@ -7,15 +7,18 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
 from a3lign import A3lignModel, A3lignVideoProcessor
+from a3lign.train.run import save_model_folder
 
 from .videos import noise_frames, write_frame_folder, write_video
 
 FRESH_PROCESS = textwrap.dedent(
     """
     import json, sys, torch
+    import numpy as np
     sys.modules["a3lign"] = None  # not importable: everything comes from the folder
     from transformers import AutoModelForVideoClassification, AutoVideoProcessor, pipeline
     folder, clips, saved = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
@@ -27,6 +30,7 @@ FRESH_PROCESS = textwrap.dedent(
         assert loaded[key] == value, (key, loaded[key], value)
 
     classifier = pipeline("video-classification", model=folder, trust_remote_code=True)
+    assert type(classifier).__name__ == "A3lignVideoClassificationPipeline", type(classifier)
     assert type(classifier.video_processor).__name__ == "A3lignVideoProcessor"
     model = AutoModelForVideoClassification.from_pretrained(folder, trust_remote_code=True).eval()
     labels = model.config.id2label
@@ -51,6 +55,28 @@ FRESH_PROCESS = textwrap.dedent(
     same(classifier(clips[0], top_k=2, num_frames=4), direct(clips[0], num_frames=4))
     everything = classifier(clips[1])
     assert len(everything) == min(5, len(labels)) and abs(sum(r["score"] for r in classifier(clips[1], top_k=99)) - 1) < 1e-4
+
+    # In-memory clips: one result per clip, whatever the form (issue 11: a 5-D batch lost clips 1..B-1, a
+    # list of frames was classified frame by frame).
+    rng = np.random.default_rng(0)
+    batch5 = rng.integers(0, 256, (3, 7, 35, 22, 3), dtype=np.uint8)
+    results = classifier(batch5, top_k=2)
+    assert len(results) == 3 and all(len(r) == 2 for r in results), results
+    for clip, result in zip(batch5, results):
+        same(result, direct(clip))
+    frames = list(batch5[1])  # one clip as a list of (H, W, 3) frames
+    same(classifier(frames, top_k=2), direct(batch5[1]))
+    same(classifier(batch5[2], top_k=2), direct(batch5[2]))  # one (T, H, W, C) array
+    assert len(classifier([batch5[0], batch5[2]], top_k=2)) == 2  # a list of clips
+    same(classifier(batch5[0, 0], top_k=2), direct(batch5[0, :1]))  # one image: a one-frame clip
+    for bad, message in (([], "no clip given"), ("https://example.org/a.mp4", "is a URL"),
+                         (np.full((4, 8, 8, 3), np.nan, np.float32), "NaN"), (np.ones((4, 8, 8, 3), bool), "dtype bool")):
+        try:
+            classifier(bad)
+        except ValueError as error:
+            assert message in str(error), (message, error)
+        else:
+            raise AssertionError(f"no error for {message}")
     print("PIPELINE-OK")
     """
 )
@@ -62,9 +88,9 @@ def test_pipeline_and_processor_from_a_saved_folder(tester, tmp_path):
     # Non-default settings, so that the round trip is tested on every one of them.
     processor = A3lignVideoProcessor.from_model_config(model.config, size={"shortest_edge": 40}, image_mean=[0.5, 0.4, 0.3])
     folder = tmp_path / "model"
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
+    save_model_folder(model, processor, folder)
     assert (folder / "video_preprocessor_config.json").exists() and (folder / "processing_a3lign.py").exists()
+    assert (folder / "pipeline_a3lign.py").exists()
     clips = [
         str(write_video(tmp_path / "a.mp4", noise_frames(25, 62, 98), "libx264", "yuv420p")),
         str(write_video(tmp_path / "b.webm", noise_frames(3, 61, 97, seed=1), "libvpx-vp9", "yuv420p")),
@@ -79,3 +105,20 @@ def test_pipeline_and_processor_from_a_saved_folder(tester, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "PIPELINE-OK" in result.stdout
+
+
+def test_a_processor_that_does_not_match_the_model_is_refused(tester, tmp_path):
+    """A video_preprocessor_config.json with another crop than the model's is refused when the pipeline is
+    built, and pixels of another size are refused by the model (issue 11: they changed the predictions)."""
+    from transformers import pipeline
+
+    model = A3lignModel(tester.get_config())
+    folder = tmp_path / "model"
+    save_model_folder(model, A3lignVideoProcessor.from_model_config(model.config), folder)
+    config = json.loads((folder / "video_preprocessor_config.json").read_text())
+    config["crop_size"] = {"height": 64, "width": 64}
+    (folder / "video_preprocessor_config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="does not match the model"):
+        pipeline("video-classification", model=str(folder), trust_remote_code=True)
+    with pytest.raises(ValueError, match=r"takes \(3, 32, 32\)"):
+        model(pixel_values_videos=torch.zeros(1, tester.num_frames, 3, 64, 64))

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     if model_args.lora_r > 0 and model_args.lora_target != "text":
         raise SystemExit("a3lign cache: vision LoRA adapters change the vision tower's output: nothing to cache")
     for fold in dataset_args.folds():
-        splits = {split: dataset_args.load(split, fold) for split in ("train", "test")}
+        splits = dataset_args.load_splits(fold)
         model = unwrap(build_model(model_args, splits["train"].id2label, first_stage=1)).eval()
         model.to(training_args.device)
         processor = A3lignVideoProcessor.from_model_config(model.config)

@@ -118,6 +118,10 @@ class BAPArguments:
     jas_frozen_ratio: float = field(
         default=0.3, metadata={"help": "Fraction of stage 3 in which the JAS stays frozen while the MAT re-aligns."}
     )
+    jas_learning_rate_ratio: float = field(
+        default=0.1, metadata={"help": "The JAS's peak rate over --dynamic_learning_rate: it starts as the trained "
+                                       "video encoder, so stage 3 fine-tunes it."}
+    )
 
     def __post_init__(self):
         if len(self.stage_epochs) != 3 or min(self.stage_epochs) < 0 or sum(self.stage_epochs) == 0:
@@ -128,6 +132,8 @@ class BAPArguments:
         for name in ("mat_learning_rate", "dynamic_learning_rate"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: expected a non-negative learning rate")
+        if self.jas_learning_rate_ratio < 0:
+            raise ValueError(f"jas_learning_rate_ratio={self.jas_learning_rate_ratio}: expected a non-negative ratio")
 
     @property
     def total_epochs(self) -> int:
@@ -166,6 +172,9 @@ class A3lignTrainingArguments(TrainingArguments):
     )
     report_to: None | str | list[str] = field(default="none", metadata={"help": "none, tensorboard, ..."})
     dataloader_num_workers: int = field(default=2, metadata={"help": "Video decoding workers per process."})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Replace a finished run in --output_dir (refused otherwise)."}
+    )
 
     def __post_init__(self):
         if self.learning_rate != TrainingArguments.learning_rate:

@@ -262,6 +262,8 @@ class BAPTrainer(Trainer):
             for group in optimizer.param_groups:
                 name = group["bap_group"]
                 rate = rates["mat" if name == "mat" else "dynamic"]
+                if name == "jas":
+                    rate *= self.bap.jas_learning_rate_ratio
                 peaks = [rate if stage_trains(name, stage, base) else 0.0 for stage in (1, 2, 3)]
                 frozen = [0.0, 0.0, self.bap.jas_frozen_ratio if name == "jas" else 0.0]
                 functions.append(StageLR(peaks, self.bap.stage_epochs, epoch_steps, self.bap.stage_warmup_ratio, frozen))

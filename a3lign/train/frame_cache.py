@@ -29,7 +29,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..data import ClipView, clip_pixels
+from ..data import Clip, ClipView, DecodeFailures, clip_pixels, pixels_or_substitute
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +82,12 @@ class FrameEmbeddingCache:
 
     def __init__(self, cache_dir, model, processor, clips, views: list[ClipView] = (ClipView(),),
                  training_views: int = 0, training: ClipView | None = None, seed: int = 0,
-                 dtype: torch.dtype | None = None, shard_size: int = 256):
+                 dtype: torch.dtype | None = None, shard_size: int = 256, failures: DecodeFailures | None = None,
+                 strict: bool = False, split: str = ""):
         self.model, self.processor, self.clips = model, processor, clips
+        # A clip that fails to decode is stored as a class-mate's view (ClipDataset's rule) and recorded with the
+        # cache, so that every run reading it learns of the stand-in (and a --strict one refuses it).
+        self.failures, self.strict, self.split = failures, strict, split
         self.fixed, self.training_views, self.seed, self.shard_size = list(views), training_views, seed, shard_size
         self.training = training or ClipView(random_segments=True, augment=True)
         self.dtype = dtype
@@ -99,6 +103,7 @@ class FrameEmbeddingCache:
         key = hashlib.sha256(json.dumps(self.meta, sort_keys=True).encode()).hexdigest()[:20]
         self.path = Path(cache_dir) / key
         self.num_shards = (len(clips) + shard_size - 1) // shard_size
+        self.stand_ins = DecodeFailures(self.path / "decode_failures.jsonl")
 
     @property
     def num_views(self) -> int:
@@ -107,11 +112,24 @@ class FrameEmbeddingCache:
     def view_pixels(self, index: int, view: int) -> torch.Tensor:
         """Pixels `(F, 3, crop, crop)` of cached view `view` of clip `index` (a training view is drawn from a
         generator seeded by (seed, clip, view))."""
-        path = self.clips[index].path
         if view < len(self.fixed):
-            return clip_pixels(self.processor, path, self.fixed[view])
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index * 1_009 + view)
-        return clip_pixels(self.processor, path, self.training, generator)
+            def read(path):
+                return clip_pixels(self.processor, path, self.fixed[view])
+        else:
+            def read(path):
+                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index * 1_009 + view)
+                return clip_pixels(self.processor, path, self.training, generator)
+        return pixels_or_substitute(self.clips, index, read, self.stand_ins, self.strict, self.split)
+
+    def report_stand_ins(self) -> None:
+        """Pass the clips this cache holds stand-ins for to the run's `failures`; with `strict`, refuse them."""
+        for entry in self.stand_ins.read():
+            if self.strict:
+                raise ValueError(f"frame cache '{self.path}' holds a stand-in for clip '{entry['clip_id']}' "
+                                 f"('{entry['path']}'), which failed to decode: {entry['error']}")
+            if self.failures is not None:
+                clip = Clip(entry["clip_id"], Path(entry["path"]), -1, 0)
+                self.failures.record(clip, entry["error"], entry["split"], entry["substitute"])
 
     def shard_path(self, shard: int) -> Path:
         return self.path / f"shard_{shard:05d}.safetensors"
@@ -195,12 +213,15 @@ class CachedViews(torch.utils.data.Dataset):
 
 def build_cached_split(cache_dir, model, processor, clips, views=(ClipView(),), training_views: int = 0,
                        training: ClipView | None = None, seed: int = 0, dtype=None, batch_size: int = 32,
-                       num_workers: int = 0) -> CachedEmbeddings:
+                       num_workers: int = 0, failures: DecodeFailures | None = None, strict: bool = False,
+                       split: str = "") -> CachedEmbeddings:
     """Extract (this process's share, then wait for the others) and open one split's cache."""
-    cache = FrameEmbeddingCache(cache_dir, model, processor, clips, views, training_views, training, seed, dtype)
+    cache = FrameEmbeddingCache(cache_dir, model, processor, clips, views, training_views, training, seed, dtype,
+                                failures=failures, strict=strict, split=split)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if distributed else (0, 1)
     cache.extract(rank, world, batch_size, num_workers)
     if distributed:
         torch.distributed.barrier()
+    cache.report_stand_ins()  # every rank: a --strict run stops everywhere (records are deduplicated)
     return cache.open()

@@ -94,6 +94,17 @@ def recall_table(result: dict, labels: list[str]) -> str:
     return "\n".join(lines)
 
 
+def skipped_line(run: dict) -> str:
+    """What the readers left out, per split, and clips replaced after failing to decode during the run."""
+    skipped = run.get("skipped") or {}
+    parts = [f"{split} {count}" for split, count in skipped.items()]
+    failures = run.get("decode_failures") or []
+    if failures:
+        parts.append(f"{len(failures)} replaced after failing to decode ({', '.join(f['clip_id'] for f in failures[:5])}"
+                     f"{', ...' if len(failures) > 5 else ''})")
+    return ", ".join(parts) or "none"
+
+
 def results_table(run: dict) -> str:
     """UAR / WAR of the single (pipeline) view, and of multi-view testing beside it where computed."""
     lines = ["| test views | UAR (%) | WAR (%) |", "|---|---|---|",
@@ -123,10 +134,11 @@ A3lign-DFER (Tao et al., arXiv 2403.04294): a frozen CLIP (`{run['clip_model']}`
 Multi-Dimensional Alignment Tokens, text and video dynamic encoders and a Joint Dynamic Alignment
 Synchronizer, trained with the three-stage Bidirectional Alignment Training Paradigm.
 
-- Data: `{run['dataset']}` ({run['train_clips']} training clips, {run['test_clips']} test clips).
+- Data: `{run['dataset']}` ({run['train_clips']} training clips, {run['test_clips']} test clips; skipped as
+  invalid: {skipped_line(run)}).
 - Stages: {run['stage_epochs'][0]} + {run['stage_epochs'][1]} + {run['stage_epochs'][2]} epochs; peak learning rates
-  MAT {run['learning_rates']['mat']:g}, temporal modules {run['learning_rates']['dynamic']:g} (the JAS after
-  {run['jas_frozen_ratio']:.0%} of stage 3); optimizer `{run['optim']}`, batch {run['total_batch_size']}.
+  MAT {run['learning_rates']['mat']:g}, temporal modules {run['learning_rates']['dynamic']:g} (the JAS at
+  {run['jas_learning_rate_ratio']:g}x that, after {run['jas_frozen_ratio']:.0%} of stage 3); optimizer `{run['optim']}`, batch {run['total_batch_size']}.
 - LoRA on the CLIP towers: {run.get('lora') or 'none (CLIP frozen, as in the paper)'}.
 
 ## Results (last epoch; the model in this folder)
@@ -172,6 +184,8 @@ def write_metrics(path: Path, run: dict) -> None:
         "best_epoch": run.get("best_epoch"), "per_stage": run.get("per_stage"),
         "dataset": run["dataset"], "fold": run.get("fold"), "stage_epochs": run["stage_epochs"],
         "learning_rates": run.get("learning_rates"), "optim": run.get("optim"),
+        "train_clips": run.get("train_clips"), "test_clips": run.get("test_clips"), "skipped": run.get("skipped"),
+        "decode_failures": run.get("decode_failures") or [],
     }
     path.write_text(json.dumps(_json_safe(payload), indent=2))
 

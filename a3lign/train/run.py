@@ -7,14 +7,21 @@ demo drive exactly these functions.
 import dataclasses
 import json
 import logging
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from transformers import TrainingArguments, set_seed
 
+from transformers.dynamic_module_utils import custom_object_save
+
 from .. import A3lignModel, A3lignVideoProcessor
-from ..data import ClipDataset, ClipView, DatasetArguments, parse_test_views, evaluation_views, training_view
+from ..data import (
+    ClipDataset, ClipView, DatasetArguments, DecodeFailures, evaluation_views, parse_test_views, training_view,
+)
+from ..pipeline_a3lign import CUSTOM_PIPELINES, A3lignVideoClassificationPipeline
 from .arguments import LORA_TOWERS, BAPArguments, ModelArguments, TrainingDataArguments
 from .bap import BAPTrainer, stage_at_epoch, unwrap
 from .evaluation import evaluate_model
@@ -69,11 +76,14 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stag
 
 
 def save_model_folder(model: A3lignModel, processor: A3lignVideoProcessor, folder) -> None:
-    """The published folder: the model (config, safetensors, code) and the processor that feeds it, which
-    must match it (crop = `image_size`, frames = `num_frames`)."""
+    """The published folder: the model (config, safetensors, code), the processor that feeds it, which must
+    match it (crop = `image_size`, frames = `num_frames`), and the pipeline class that gives one result per
+    clip (named in `config.custom_pipelines`, its code copied beside the model's)."""
     processor.check_matches(model.config)
+    model.config.custom_pipelines = CUSTOM_PIPELINES
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
+    custom_object_save(A3lignVideoClassificationPipeline, folder)
 
 
 @dataclass
@@ -97,42 +107,49 @@ def multi_views(data_args: TrainingDataArguments) -> list[ClipView]:
     return evaluation_views(temporal, spatial) if temporal * spatial > 1 else []
 
 
-def cache_splits(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments):
+def cache_splits(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments,
+                 failures: DecodeFailures | None = None, strict: bool = False):
     """Extract (what is missing) and open the frame caches of a run's two splits, on the model's device in the
-    training precision: training views as the run draws them, the test split's single and multi views.
+    training precision: training views as the run draws them, the test split's single and multi views. A clip
+    that fails to decode is stored as a class-mate's and recorded in `failures` (unless `strict`).
     `a3lign cache` calls exactly this, so a cache made ahead of time is the one training reads."""
-    options = dict(seed=training_args.seed, dtype=training_precision(training_args),
+    options = dict(seed=training_args.seed, dtype=training_precision(training_args), failures=failures, strict=strict,
                    batch_size=training_args.per_device_eval_batch_size, num_workers=training_args.dataloader_num_workers)
     training = training_view(data_args.train_random_segments, data_args.train_augment, data_args.train_flip)
     train = build_cached_split(data_args.frame_cache_dir, model, processor, splits["train"].clips,
-                               training_views=data_args.frame_cache_views, training=training, **options)
+                               training_views=data_args.frame_cache_views, training=training, split="train", **options)
     test = build_cached_split(data_args.frame_cache_dir, model, processor, splits["test"].clips,
-                              views=[ClipView(), *multi_views(data_args)], **options)
+                              views=[ClipView(), *multi_views(data_args)], split="test", **options)
     return train, test
 
 
-def build_datasets(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments) -> RunDatasets:
+def build_datasets(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments,
+                   failures: DecodeFailures | None = None, strict: bool = False) -> RunDatasets:
     """Decoded clips, or cached frame embeddings (`--frame_cache_dir`). The frozen work (frame statistics, cache
     extraction) runs on the training device, in the training precision, batched. Sets the model's frame
-    statistics unless resuming (the checkpoint holds them)."""
+    statistics unless resuming (the checkpoint holds them). A clip that fails to decode is replaced by the next
+    clip of its class and recorded in `failures`, unless `strict`."""
     model.to(training_args.device)
     calibrate = model.config.frame_standardization and not training_args.resume_from_checkpoint
     views = multi_views(data_args)
     train_clips, test_clips = splits["train"].clips, splits["test"].clips
     calibration = evenly_spaced(len(train_clips), data_args.calibration_clips)
     if data_args.frame_cache_dir is None:
+        def dataset(clips, split, views=ClipView()):
+            return ClipDataset(clips, processor, views, failures=failures, strict=strict, split=split)
+
         if calibrate:
-            subset = torch.utils.data.Subset(ClipDataset(train_clips, processor), calibration)
+            subset = torch.utils.data.Subset(dataset(train_clips, "train"), calibration)
             loader = torch.utils.data.DataLoader(subset, training_args.per_device_eval_batch_size,
                                                  num_workers=training_args.dataloader_num_workers)
             pixels = (batch["pixel_values_videos"] for batch in loader)
             set_frame_statistics_from(model, frame_embeddings(model, pixels, training_precision(training_args)))
         training = training_view(data_args.train_random_segments, data_args.train_augment, data_args.train_flip)
         return RunDatasets(
-            ClipDataset(train_clips, processor, training), ClipDataset(test_clips, processor),
-            ClipDataset(test_clips, processor, views) if views else None,
+            dataset(train_clips, "train", training), dataset(test_clips, "test"),
+            dataset(test_clips, "test", views) if views else None,
         )
-    train, test = cache_splits(model, processor, splits, data_args, training_args)
+    train, test = cache_splits(model, processor, splits, data_args, training_args, failures, strict)
     if calibrate:
         set_frame_statistics_from(model, (train.embeddings(i, 0) for i in calibration))
     return RunDatasets(
@@ -141,16 +158,53 @@ def build_datasets(model, processor, splits, data_args: TrainingDataArguments, t
     )
 
 
+def check_output_dir(training_args: TrainingArguments) -> Path:
+    """Before any work: the run folder can be written, and it holds no finished run (`metrics.json`) unless
+    `--overwrite_output_dir` or the run resumes from a checkpoint (it then finishes that run)."""
+    output_dir = Path(training_args.output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=output_dir).close()
+    except OSError as error:
+        raise ValueError(f"output_dir '{output_dir}' cannot be written: {error.strerror or error}") from error
+    finished = (output_dir / "metrics.json").exists()
+    if finished and not training_args.overwrite_output_dir and not training_args.resume_from_checkpoint:
+        raise ValueError(f"output_dir '{output_dir}' holds a finished run (metrics.json): pass --overwrite_output_dir "
+                         "true to replace it, or choose another --output_dir")
+    return output_dir
+
+
+def check_checkpoint(checkpoint) -> None:
+    """A checkpoint to resume from exists and its safetensors files read (a truncated one is named)."""
+    folder = Path(checkpoint)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"checkpoint '{folder}' does not exist (--resume_from_checkpoint expects a checkpoint folder)")
+    for file in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                handle.keys()
+        except Exception as error:  # safetensors raises its own SafetensorError
+            raise ValueError(f"checkpoint file '{file}' cannot be read (truncated or damaged?): {error}") from error
+
+
 def run_bap(
     model_args: ModelArguments, dataset_args: DatasetArguments, data_args: TrainingDataArguments,
     bap_args: BAPArguments, training_args: TrainingArguments, fold: str | None = None,
 ) -> RunResult:
     """Train one fold through the BAP stages and write the run folder."""
-    output_dir = Path(training_args.output_dir)
+    output_dir = check_output_dir(training_args)
+    if training_args.resume_from_checkpoint:
+        check_checkpoint(training_args.resume_from_checkpoint)
     set_seed(training_args.seed)  # the fresh parts' initialisation too, not only the Trainer's loop
-    splits = {split: dataset_args.load(split, fold) for split in ("train", "test")}
+    splits = dataset_args.load_splits(fold)  # validated, train/test overlap reported; --strict fails on problems
     for report in splits.values():
         logger.info(report.format())
+        if not report.clips:
+            raise ValueError(f"the {report.split} split of {dataset_args.dataset} has no valid clips: nothing to "
+                             f"{'train on' if report.split == 'train' else 'evaluate'}\n{report.format()}")
+    failures = DecodeFailures(output_dir / "decode_failures.jsonl")
+    if training_args.process_index == 0 and not training_args.resume_from_checkpoint and failures.path.exists():
+        failures.path.unlink()  # another run's record
     id2label = splits["train"].id2label
     labels = list(id2label.values())
     model = build_model(model_args, id2label, first_stage=stage_at_epoch(bap_args.stage_epochs, 0))
@@ -158,7 +212,7 @@ def run_bap(
 
     if data_args.frame_cache_dir and model_args.lora_r > 0 and model_args.lora_target != "text":
         raise ValueError("--frame_cache_dir needs a frozen vision tower: vision LoRA adapters change its output")
-    datasets = build_datasets(unwrap(model), processor, splits, data_args, training_args)
+    datasets = build_datasets(unwrap(model), processor, splits, data_args, training_args, failures, dataset_args.strict)
     training_args.num_train_epochs = bap_args.total_epochs
     training_args.max_steps = -1
     metrics = RecallMetrics(labels)
@@ -167,8 +221,11 @@ def run_bap(
         train_dataset=datasets.train, eval_dataset=datasets.test,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    if not any("eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history):
-        trainer.evaluate()  # the result is the final weights' evaluation, whatever the eval schedule
+    evaluated_last = any("eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history)
+    if metrics.last is None or not evaluated_last:
+        # The result is the final weights' evaluation, whatever the eval schedule, and also when the run
+        # resumed from its last checkpoint (its history holds the evaluation, this process does not).
+        trainer.evaluate()
     final_model = unwrap(trainer.model.merge_and_unload() if model_args.lora_r > 0 else trainer.model)
 
     history = epoch_history(trainer.state.log_history)
@@ -186,12 +243,12 @@ def run_bap(
         "train_clips": len(splits["train"].clips), "test_clips": len(splits["test"].clips),
         "skipped": {split: report.listed - len(report.clips) for split, report in splits.items()},
         "stage_epochs": bap_args.stage_epochs, "learning_rates": bap_args.learning_rates(training_args.optim),
-        "jas_frozen_ratio": bap_args.jas_frozen_ratio,
+        "jas_frozen_ratio": bap_args.jas_frozen_ratio, "jas_learning_rate_ratio": bap_args.jas_learning_rate_ratio,
         "optim": f"{training_args.optim}" + (f" ({training_args.optim_args})" if training_args.optim_args else ""),
         "total_batch_size": training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
         * max(1, training_args.world_size),
         "lora": f"r={model_args.lora_r} on {model_args.lora_target} (merged)" if model_args.lora_r > 0 else None,
-        "final": metrics.last, "multi_view": multi_view,
+        "final": metrics.last, "multi_view": multi_view, "decode_failures": failures.read(),
         "best_epoch": {"epoch": best[0], "uar": best[1]["eval_uar"], "war": best[1]["eval_war"]} if best else None,
         "per_stage": stage_results(history, bap_args.stage_epochs, labels),
         "bap": asdict(bap_args),

@@ -214,7 +214,7 @@ def test_learning_rate_flag_is_refused_not_ignored(tmp_path):
 def test_optimizer_groups_get_their_rates(tester, tmp_path):
     """The MAT and the temporal modules get their own peak rates; the JAS waits for jas_frozen_ratio of stage 3."""
     bap = BAPArguments(stage_epochs=[1, 1, 2], mat_learning_rate=0.1, dynamic_learning_rate=0.3, stage_warmup_ratio=0.0,
-                       jas_frozen_ratio=0.5)
+                       jas_frozen_ratio=0.5, jas_learning_rate_ratio=0.5)
     trainer = make_trainer(tester, tmp_path, bap, save_strategy="no")
     trainer.create_optimizer_and_scheduler(num_training_steps=12)
     rates = {}
@@ -224,4 +224,4 @@ def test_optimizer_groups_get_their_rates(tester, tmp_path):
     assert rates[0]["mat"] == pytest.approx(0.1) and rates[0]["text_dynamic_encoder"] == pytest.approx(0.3)
     assert rates[0]["video_dynamic_encoder"] == 0.0 and rates[3]["video_dynamic_encoder"] == pytest.approx(0.3)
     assert rates[6]["jas"] == 0.0 and rates[6]["mat"] == pytest.approx(0.1)  # stage 3, the MAT first
-    assert rates[9]["jas"] == pytest.approx(0.3)
+    assert rates[9]["jas"] == pytest.approx(0.15)  # then at jas_learning_rate_ratio of the temporal rate

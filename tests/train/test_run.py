@@ -239,3 +239,79 @@ def test_shipped_configs_parse(name, tmp_path):
                     "gradient_accumulation_steps", "lr_scheduler_type", "warmup_steps"):
             assert getattr(training, key) == getattr(defaults[4], key), key
         assert model.config_overrides is None
+
+
+def test_a_run_that_resumes_from_its_last_checkpoint_still_writes_its_results(tmp_path, synthetic, clip_dir):
+    """Killed after its last save, a run resumed from that checkpoint evaluates and writes metrics.json (issue 11:
+    it crashed in write_metrics); a truncated checkpoint is named; a finished run is not overwritten silently."""
+    out = tmp_path / "run"
+    flags = [*common_flags(synthetic, clip_dir), "--stage_epochs", "1", "1", "0", "--per_device_train_batch_size", "7",
+             "--save_total_limit", "5", "--test_views", "1x1", "--output_dir", str(out)]
+    first = train_cli(flags)[0].figures
+    with pytest.raises(ValueError, match="holds a finished run"):
+        train_cli(flags)
+    (out / "metrics.json").unlink()  # as if killed right after saving the last checkpoint
+    last = max(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    resumed = train_cli([*flags, "--resume_from_checkpoint", str(last)])[0].figures
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["uar"] == pytest.approx(first["final"]["uar"]) and resumed["final"]["uar"] == pytest.approx(metrics["uar"])
+
+    weights = last / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"checkpoint file '.*model\.safetensors' cannot be read"):
+        train_cli([*flags, "--resume_from_checkpoint", str(last)])
+    train_cli([*flags, "--overwrite_output_dir", "true", "--stage_epochs", "1", "0", "0"])
+    assert json.loads((out / "metrics.json").read_text())["stage_epochs"] == [1, 0, 0]
+
+
+def test_an_unwritable_output_dir_fails_before_any_work(tmp_path, synthetic, clip_dir, monkeypatch):
+    (tmp_path / "a_file").write_text("")
+    import a3lign.train.run as run
+
+    monkeypatch.setattr(run, "build_model", lambda *a, **k: pytest.fail("work started before the output check"))
+    with pytest.raises(ValueError, match=r"output_dir '.*a_file/run' cannot be written"):
+        train_cli([*common_flags(synthetic, clip_dir), "--output_dir", str(tmp_path / "a_file" / "run")])
+
+
+def test_skipped_clips_are_counted_in_metrics_and_model_card(tmp_path, clip_dir):
+    root = synthesize(tmp_path / "data", clips_per_class=1, test_clips_per_class=1, seed=5)
+    with open(root / "train.csv", "a") as handle:
+        handle.write("clips/train/missing.mp4,Happy\n")
+    out = tmp_path / "run"
+    train_cli([*common_flags(root, clip_dir), "--stage_epochs", "1", "0", "0", "--save_strategy", "no",
+               "--test_views", "1x1", "--output_dir", str(out)])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["skipped"] == {"train": 1, "test": 0} and metrics["train_clips"] == 7
+    assert "skipped as\n  invalid: train 1, test 0" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_a_clip_that_fails_to_decode_mid_run_is_replaced_counted_and_listed(tmp_path, clip_dir, cache):
+    """Its header reads (so the split keeps it), its frames do not: the run replaces it by a class-mate, finishes,
+    and lists it in metrics.json and the model card; --strict stops the run naming it."""
+    from ..layouts import undecodable_video
+
+    root = synthesize(tmp_path / "data", clips_per_class=2, test_clips_per_class=1, seed=6)
+    undecodable_video(root / "clips" / "train" / "happy_0000.mp4")
+    out = tmp_path / "run"
+    flags = [*common_flags(root, clip_dir), "--stage_epochs", "1", "1", "0", "--save_strategy", "no",
+             "--test_views", "1x1", "--output_dir", str(out),
+             *(["--frame_cache_dir", str(tmp_path / "cache")] if cache else [])]
+    train_cli(flags)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [(f["clip_id"], f["split"], f["substitute"]) for f in metrics["decode_failures"]] == \
+        [("clips/train/happy_0000.mp4", "train", "clips/train/happy_0001.mp4")]
+    assert "1 replaced after failing to decode (clips/train/happy_0000.mp4)" in (out / "README.md").read_text()
+    with pytest.raises(ValueError, match="happy_0000.mp4"):
+        train_cli([*flags, "--strict", "true", "--overwrite_output_dir", "true"])
+
+
+def test_an_empty_test_split_stops_the_run_before_training(tmp_path, clip_dir, monkeypatch):
+    root = synthesize(tmp_path / "data", clips_per_class=1, test_clips_per_class=1, seed=7)
+    (root / "test.csv").write_text("path,label\n")
+    import a3lign.train.run as run
+
+    monkeypatch.setattr(run, "build_model", lambda *a, **k: pytest.fail("training started on an empty test split"))
+    with pytest.raises(ValueError, match="the test split of synthetic has no valid clips"):
+        train_cli([*common_flags(root, clip_dir), "--output_dir", str(tmp_path / "run")])
+    assert not (tmp_path / "run" / "metrics.json").exists()
