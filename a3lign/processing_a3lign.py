@@ -10,9 +10,15 @@ one draw of its random parameters per clip.
 
 Files are decoded with PyAV (`fetch_videos`; transformers' own needs torchcodec), only the sampled frames.
 
-Remote code: imports only torch, transformers (numpy, PIL) and its sibling decoding file.
+`face_crop=True` (raw footage) cuts every sampled frame around the clip's main face before resizing (sibling
+`faces_a3lign`, OpenCV); a clip without a face keeps the centre crop, with a warning, counted in
+`face_crop_counts`; `face_crop="strict"` raises instead.
+
+Remote code: imports only torch, transformers (numpy, PIL) and its sibling decoding and faces files (OpenCV only
+inside `try`, so a folder loads without it).
 """
 
+import logging
 import os
 from contextlib import contextmanager
 from functools import partial
@@ -25,9 +31,14 @@ from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ChannelD
 from transformers.video_utils import VideoMetadata, make_batched_videos
 
 from .decoding_a3lign import frames_to_uint8_array, read_sampled_frames, sample_segment_indices
+from .faces_a3lign import OPENCV_MISSING, crop_frames, face_boxes, opencv_available
+
+logger = logging.getLogger(__name__)
 
 # The paper resizes to 120 and crops 112: keep that ratio for other crop sizes.
 RESIZE_OVER_CROP = 120 / 112
+# face_crop's values: off, on with the centre crop where no face is found, on with an error there.
+FACE_CROP_MODES = (False, True, "strict")
 # What one input item may be (anything else would be dropped silently by the batching rules).
 READABLE = (str, os.PathLike, np.ndarray, torch.Tensor, Image.Image, list, tuple)
 
@@ -97,7 +108,15 @@ class A3lignVideoProcessor(BaseVideoProcessor):
     r"""Video processor of [`A3lignModel`].
 
     Class attributes are the defaults (the paper's 120 / 112 px, 16 frames, CLIP normalisation); every
-    one is a constructor argument too, saved in `video_preprocessor_config.json`.
+    one is a constructor argument too, saved in `video_preprocessor_config.json`, as are:
+
+    Args:
+        face_crop (`bool` or `"strict"`, *optional*, defaults to `False`):
+            Crop every sampled frame around the clip's main face before resizing (raw footage; needs OpenCV:
+            `pip install a3lign[faces]`). Where no face is found: `True` keeps the frames whole (the centre crop)
+            with a warning, counted in `face_crop_counts`; `"strict"` raises a `ValueError` naming the clip.
+        face_margin (`float`, *optional*, defaults to 0.25):
+            Margin added on each side of the face box, as a fraction of its side (0.25: a square 1.5 faces wide).
     """
 
     resample = PILImageResampling.BICUBIC
@@ -115,6 +134,29 @@ class A3lignVideoProcessor(BaseVideoProcessor):
     do_sample_frames = True
     num_frames = 16
     model_input_names = ["pixel_values_videos"]
+
+    def __init__(self, face_crop: bool | str = False, face_margin: float = 0.25, **kwargs):
+        super().__init__(**kwargs)
+        if face_crop not in FACE_CROP_MODES or isinstance(face_crop, (int, float)) and not isinstance(face_crop, bool):
+            raise ValueError(f"face_crop={face_crop!r} is invalid: expected False, True (centre crop where no face is "
+                             f"found) or 'strict' (an error where no face is found)")
+        if isinstance(face_margin, bool) or not isinstance(face_margin, (int, float)) or not 0 <= face_margin <= 10:
+            raise ValueError(f"face_margin={face_margin!r} is invalid: expected a fraction of the face's side in [0, 10], e.g. 0.25")
+        if face_crop and not opencv_available():
+            raise ImportError(OPENCV_MISSING)
+        self.face_crop = face_crop
+        self.face_margin = float(face_margin)
+        self._face_crop_counts = {"clips": 0, "no_face": 0}
+
+    @property
+    def face_crop_counts(self) -> dict[str, int]:
+        """Clips face-cropped by this processor in this process, and how many of them had no face."""
+        return dict(self._face_crop_counts)
+
+    def to_dict(self) -> dict:
+        output = super().to_dict()
+        output.pop("_face_crop_counts", None)  # a tally of this process, not a setting
+        return output
 
     @classmethod
     def from_model_config(cls, config, **overrides) -> "A3lignVideoProcessor":
@@ -165,6 +207,38 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             raise ValueError(f"fps={fps} is not supported: A3lign samples num_frames segments of each clip")
         return sample_segment_indices(metadata.total_num_frames, num_frames or self.num_frames, training, generator, offset)
 
+    def _decode_and_sample_videos(self, videos, video_metadata, do_sample_frames=None, sample_indices_fn=None):
+        """transformers' decoding and sampling, then (`face_crop`) each clip's sampled frames cut around its face."""
+        decoded, metadata = super()._decode_and_sample_videos(videos, video_metadata, do_sample_frames, sample_indices_fn)
+        if not self.face_crop:
+            return decoded, metadata
+        names = videos if isinstance(videos, (list, tuple)) else [videos]
+        cropped = []
+        for position, (frames, meta) in enumerate(zip(decoded, metadata)):
+            frames = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+            name = names[position] if position < len(names) and isinstance(names[position], str) else None
+            with _batch_item(position, name or frames, len(decoded)):
+                cropped.append(self.crop_face(frames, meta.frames_indices, name))
+        return cropped, metadata
+
+    def crop_face(self, frames: np.ndarray, indices=None, name: str | None = None) -> np.ndarray:
+        """One sampled clip's frames `(T, H, W, 3)` uint8 at frame `indices` (default `0..T-1`) cut around its main
+        face: `(T, side, side, 3)` (`faces_a3lign.face_boxes`). Without a face: the frames unchanged, warned and
+        counted (`face_crop=True`), or a `ValueError` naming the clip (`"strict"`)."""
+        indices = list(range(len(frames))) if indices is None else [int(i) for i in indices]
+        boxes = face_boxes(frames, indices, self.face_margin)
+        self._face_crop_counts["clips"] += 1
+        if boxes is not None:
+            return crop_frames(frames, boxes)
+        what = f"'{name}'" if name else f"an in-memory clip of {len(frames)} frames"
+        if self.face_crop == "strict":
+            raise ValueError(f"no face found in {what} (face_crop='strict'): no frontal or profile face of at least "
+                             f"a tenth of the frame's shorter side in its sampled frames")
+        self._face_crop_counts["no_face"] += 1
+        logger.warning("no face found in %s: centre crop used (face_crop=True; %d of %d clips without a face so far)",
+                       what, self._face_crop_counts["no_face"], self._face_crop_counts["clips"])
+        return frames
+
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
         """Decode video files (PyAV) and frame folders, keeping only the frames `sample_indices_fn` picks
         (every frame without it). One path -> `(frames (F, H, W, 3) uint8, VideoMetadata)`; a list of paths
@@ -193,7 +267,7 @@ class A3lignVideoProcessor(BaseVideoProcessor):
     ) -> tuple[torch.Tensor, VideoMetadata]:
         """One clip's sampled frames before resizing, `(num_frames, 3, H, W)` uint8 RGB, and their metadata
         (`frames_indices`). `training` takes a random frame per segment, drawn from `generator`; otherwise
-        the frame at `offset` of each segment."""
+        the frame at `offset` of each segment. With `face_crop`, the frames are cut around the face found in them."""
         sample = partial(self.sample_frames, num_frames=num_frames, training=training, generator=generator, offset=offset)
         if isinstance(clip, (str, os.PathLike)):
             frames, metadata = self.fetch_videos(os.fspath(clip), sample)
@@ -202,6 +276,8 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             metadata = VideoMetadata(total_num_frames=array.shape[0], height=array.shape[1], width=array.shape[2])
             metadata.frames_indices = sample(metadata)
             frames = array[metadata.frames_indices]
+        if self.face_crop:
+            frames = self.crop_face(frames, metadata.frames_indices, os.fspath(clip) if isinstance(clip, (str, os.PathLike)) else None)
         return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(), metadata
 
     # ----- views of a sampled clip: training augmentation, multi-view testing ------------------------------

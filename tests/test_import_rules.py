@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "a3lign"
-REMOTE_CODE = {"configuration_a3lign", "modeling_a3lign", "processing_a3lign", "decoding_a3lign", "pipeline_a3lign"}
+REMOTE_CODE = {"configuration_a3lign", "modeling_a3lign", "processing_a3lign", "decoding_a3lign", "faces_a3lign",
+               "pipeline_a3lign"}
 # room -> the rooms it may import from ("face": a3lign/__init__.py)
 MAY_IMPORT = {
     "remote": {"remote"},
     "face": {"remote"},
     "data": {"remote", "data"},
     "train": {"remote", "face", "data", "train"},
-    "cli": {"remote", "face", "data", "train", "cli"},
+    "predict": {"remote", "face", "data", "predict"},
+    "cli": {"remote", "face", "data", "train", "predict", "cli"},
 }
 
 
@@ -72,5 +74,5 @@ def test_remote_code_imports_only_its_siblings_relatively():
         assert not {m for m in absolute if m.split(".")[0] == "a3lign"}, name
     # The model builds from config + modeling alone: no processor, no decoding (PyAV).
     assert siblings == {"configuration_a3lign": set(), "modeling_a3lign": {"configuration_a3lign"},
-                        "processing_a3lign": {"decoding_a3lign"}, "decoding_a3lign": set(),
+                        "processing_a3lign": {"decoding_a3lign", "faces_a3lign"}, "decoding_a3lign": set(), "faces_a3lign": set(),
                         "pipeline_a3lign": {"processing_a3lign"}}
