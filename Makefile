@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo: $(STAMP)
-	$(PY) -m a3lign demo --config configs/synthetic.yaml $(if $(CLIP),--clip_model $(CLIP))
+	$(PY) -m a3lign demo $(if $(CLIP),--clip_model $(CLIP))
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_output

@@ -59,13 +59,13 @@ def list_frame_files(folder: str | os.PathLike) -> list[Path]:
 # What damaged files make PIL and PyAV raise besides their own errors (a corrupted PNG chunk raises
 # SyntaxError, damaged metadata UnicodeDecodeError, ...): reported as a `ValueError` naming the file.
 DAMAGED_FILE_ERRORS = (ValueError, OSError, SyntaxError, EOFError, IndexError, KeyError, OverflowError,
-                       RuntimeError, MemoryError, struct.error, zlib.error)
+                       struct.error, zlib.error)
 
 
 @contextmanager
 def reading(path: Path, what: str):
     """Errors raised while reading `path` become a `ValueError` naming it (a hang's TimeoutError and a
-    missing file's FileNotFoundError pass through)."""
+    missing file's FileNotFoundError pass through, as does running out of memory: not the file's fault)."""
     try:
         yield
     except (TimeoutError, FileNotFoundError):

@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         model = unwrap(build_model(model_args, splits["train"].id2label, first_stage=1)).eval()
         model.to(training_args.device)
         processor = A3lignVideoProcessor.from_model_config(model.config)
-        train, test = cache_splits(model, processor, splits, data_args, training_args)
+        # --strict: a clip that fails to decode stops here, not after the extraction, as in a3lign train.
+        train, test = cache_splits(model, processor, splits, data_args, training_args, strict=dataset_args.strict)
         print(f"{f'fold {fold}: ' if fold else ''}train {len(train)} clips x {train.num_views} views, "
               f"test {len(test)} clips x {test.num_views} views cached in {data_args.frame_cache_dir}")
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from transformers import AutoModelForVideoClassification, AutoVideoProcessor, HfArgumentParser
 
-from ..data import ClipDataset, ClipView, DatasetArguments, parse_test_views, evaluation_views
+from ..data import ClipDataset, ClipView, DatasetArguments, multi_views
 from ..train.evaluation import ShuffledFrames, evaluate_model
 
 
@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> dict:
     labels = list(model.config.id2label.values())
     if list(report.id2label.values()) != labels:
         raise SystemExit(f"the model's classes {labels} differ from {data.dataset}'s {list(report.id2label.values())}")
-    temporal, spatial = parse_test_views(args.test_views)
-    dataset = ClipDataset(report.clips, processor, evaluation_views(temporal, spatial) if temporal * spatial > 1 else ClipView())
+    processor.check_matches(model.config)  # a processor for another crop or frame count would mislead silently
+    views = multi_views(args.test_views)
+    dataset = ClipDataset(report.clips, processor, views or ClipView())
     if args.shuffle_frames:
         dataset = ShuffledFrames(dataset, args.seed)
     result = evaluate_model(model, dataset, args.batch_size, args.num_workers)
@@ -49,12 +50,12 @@ def main(argv: list[str] | None = None) -> dict:
                   test_views=args.test_views,
                   skipped_clips=report.listed - len(report.clips))
     print(f"{data.dataset}{f' fold {data.fold}' if data.fold else ''} {args.split}"
-          f"{' (shuffled frames)' if args.shuffle_frames else ''}{f' ({args.test_views} views)' if temporal * spatial > 1 else ''}: UAR {result['uar']:.2f}  WAR {result['war']:.2f}"
+          f"{' (shuffled frames)' if args.shuffle_frames else ''}{f' ({args.test_views} views)' if views else ''}: UAR {result['uar']:.2f}  WAR {result['war']:.2f}"
           f"  ({result['num_clips']} clips)")
     for name, recall in zip(labels, result["per_class_recall"]):
         print(f"  {name:<16} {recall:6.2f}")
     suffix = (f"{f'_fold{data.fold}' if data.fold else ''}{'_shuffled' if args.shuffle_frames else ''}"
-              f"{f'_{args.test_views}' if temporal * spatial > 1 else ''}")
+              f"{f'_{args.test_views}' if views else ''}")
     output = Path(args.output or Path(args.model) / f"eval_{data.dataset}{suffix}.json")
     output.write_text(json.dumps({k: (None if isinstance(v, float) and v != v else v) for k, v in result.items()}, indent=2))
     return result

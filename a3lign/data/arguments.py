@@ -27,6 +27,8 @@ class DatasetArguments:
     def __post_init__(self):
         if self.dataset not in DATASET_NAMES:
             raise ValueError(f"dataset={self.dataset!r} is unknown: expected one of {', '.join(DATASET_NAMES)}")
+        if self.fold is not None and self.dataset not in FIVE_FOLD:
+            raise ValueError(f"fold={self.fold!r}: {self.dataset} has no folds (only {', '.join(FIVE_FOLD)} do)")
 
     def folds(self, all_by_default: bool = False) -> list[str | None]:
         """The folds to run: `[None]` for a dataset without folds; for DFEW and MAFW the chosen fold, or

@@ -58,6 +58,12 @@ def parse_test_views(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def multi_views(text: str) -> list[ClipView]:
+    """The views of `--test_views TEMPORALxSPATIAL` beyond the single one: none for `1x1`."""
+    temporal, spatial = parse_test_views(text)
+    return evaluation_views(temporal, spatial) if temporal * spatial > 1 else []
+
+
 def clip_pixels(processor, path, view: ClipView = ClipView(), generator: torch.Generator | None = None) -> torch.Tensor:
     """Pixels `(F, 3, crop, crop)` of one view of a clip (a video file or a frame folder). Random draws
     (segments, crop, flip) come from `generator`. `ClipView()` gives exactly the pipeline's input."""

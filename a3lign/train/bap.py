@@ -228,6 +228,19 @@ class BAPTrainer(Trainer):
         unfreeze_all_stages(self.model)
         return super().train(*args, **kwargs)
 
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        """Resuming: the checkpoint's schedule must be this run's (LambdaLR would silently take the saved one's
+        stages and rates while the callback switched stages on the new ones)."""
+        planned = [dict(vars(f)) for f in self.lr_scheduler.lr_lambdas] if self.lr_scheduler is not None else None
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None and planned is not None:
+            loaded = [dict(vars(f)) for f in self.lr_scheduler.lr_lambdas]
+            if loaded != planned:
+                raise ValueError(
+                    f"checkpoint '{checkpoint}' was trained with another BAP schedule (stage epochs, rates, batch or "
+                    f"process count): it planned {loaded[0]}, this run {planned[0]}; resume with the run's own flags"
+                )
+
     def compute_loss(self, model, inputs, *args, **kwargs):
         if model.training:  # a training step, which has just set every module to training mode
             set_training_modes(model)

@@ -24,8 +24,9 @@ from .arguments import parse_arguments
 from .evaluation import ShuffledFrames, evaluate_model
 from .run import RunResult, run_folds
 
-# The demo's settings; they live with the other configs of the checkout.
-SYNTHETIC_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "synthetic.yaml"
+# The demo's settings ship inside the package (configs/synthetic.yaml links to them), so an installed
+# package runs its own demo.
+SYNTHETIC_CONFIG = Path(__file__).resolve().with_name("synthetic.yaml")
 
 
 @dataclass
@@ -56,7 +57,7 @@ def run_demo(
     output = Path(output)
     config = Path(config or SYNTHETIC_CONFIG)
     if not config.exists():
-        raise FileNotFoundError(f"demo config '{config}' does not exist: pass --config configs/synthetic.yaml")
+        raise FileNotFoundError(f"demo config '{config}' does not exist: expected a YAML of a3lign train flags")
 
     data = output / "data"
     if not (data / "test.csv").exists():

@@ -58,9 +58,14 @@ def frame_embeddings(model, pixel_batches, dtype: torch.dtype | None = None):
     (autocast): yields frame embeddings `(B, F, d)` float32 on the CPU. The one path of all frozen work
     (frame statistics, cache extraction, `a3lign cache`)."""
     device = next(model.parameters()).device
-    with precision_context(device, dtype):
-        for pixels in pixel_batches:
-            yield model.get_frame_embeddings(pixels.to(device, non_blocking=True)).float().cpu()
+    was_training = model.clip.training
+    model.clip.eval()  # the frozen tower as inference runs it, whatever mode the caller left it in
+    try:
+        with precision_context(device, dtype):
+            for pixels in pixel_batches:
+                yield model.get_frame_embeddings(pixels.to(device, non_blocking=True)).float().cpu()
+    finally:
+        model.clip.train(was_training)
 
 
 class _Views(torch.utils.data.Dataset):

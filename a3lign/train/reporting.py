@@ -185,6 +185,7 @@ def write_metrics(path: Path, run: dict) -> None:
         "dataset": run["dataset"], "fold": run.get("fold"), "stage_epochs": run["stage_epochs"],
         "learning_rates": run.get("learning_rates"), "optim": run.get("optim"),
         "train_clips": run.get("train_clips"), "test_clips": run.get("test_clips"), "skipped": run.get("skipped"),
+        "problems": run.get("problems"),
         "decode_failures": run.get("decode_failures") or [],
     }
     path.write_text(json.dumps(_json_safe(payload), indent=2))

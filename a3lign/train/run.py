@@ -8,18 +8,18 @@ import dataclasses
 import json
 import logging
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from transformers import TrainingArguments, set_seed
-
 from transformers.dynamic_module_utils import custom_object_save
 
 from .. import A3lignModel, A3lignVideoProcessor
 from ..data import (
-    ClipDataset, ClipView, DatasetArguments, DecodeFailures, evaluation_views, parse_test_views, training_view,
+    ClipDataset, ClipView, DatasetArguments, DecodeFailures, multi_views, training_view,
 )
 from ..pipeline_a3lign import CUSTOM_PIPELINES, A3lignVideoClassificationPipeline
 from .arguments import LORA_TOWERS, BAPArguments, ModelArguments, TrainingDataArguments
@@ -101,12 +101,6 @@ def training_precision(training_args: TrainingArguments) -> torch.dtype | None:
     return torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else None
 
 
-def multi_views(data_args: TrainingDataArguments) -> list[ClipView]:
-    """The `--test_views` views of the final evaluation (none for 1x1: the single view is always there)."""
-    temporal, spatial = parse_test_views(data_args.test_views)
-    return evaluation_views(temporal, spatial) if temporal * spatial > 1 else []
-
-
 def cache_splits(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments,
                  failures: DecodeFailures | None = None, strict: bool = False):
     """Extract (what is missing) and open the frame caches of a run's two splits, on the model's device in the
@@ -119,7 +113,7 @@ def cache_splits(model, processor, splits, data_args: TrainingDataArguments, tra
     train = build_cached_split(data_args.frame_cache_dir, model, processor, splits["train"].clips,
                                training_views=data_args.frame_cache_views, training=training, split="train", **options)
     test = build_cached_split(data_args.frame_cache_dir, model, processor, splits["test"].clips,
-                              views=[ClipView(), *multi_views(data_args)], split="test", **options)
+                              views=[ClipView(), *multi_views(data_args.test_views)], split="test", **options)
     return train, test
 
 
@@ -127,11 +121,13 @@ def build_datasets(model, processor, splits, data_args: TrainingDataArguments, t
                    failures: DecodeFailures | None = None, strict: bool = False) -> RunDatasets:
     """Decoded clips, or cached frame embeddings (`--frame_cache_dir`). The frozen work (frame statistics, cache
     extraction) runs on the training device, in the training precision, batched. Sets the model's frame
-    statistics unless resuming (the checkpoint holds them). A clip that fails to decode is replaced by the next
-    clip of its class and recorded in `failures`, unless `strict`."""
+    statistics. A clip that fails to decode is replaced by the next clip of its class and recorded in `failures`,
+    unless `strict`."""
     model.to(training_args.device)
-    calibrate = model.config.frame_standardization and not training_args.resume_from_checkpoint
-    views = multi_views(data_args)
+    # Recomputed on resume too: deterministic (same clips, views, precision), and a LoRA checkpoint holds only
+    # adapters and the trained modules, not the statistics buffers.
+    calibrate = model.config.frame_standardization
+    views = multi_views(data_args.test_views)
     train_clips, test_clips = splits["train"].clips, splits["test"].clips
     calibration = evenly_spaced(len(train_clips), data_args.calibration_clips)
     if data_args.frame_cache_dir is None:
@@ -205,6 +201,8 @@ def run_bap(
     failures = DecodeFailures(output_dir / "decode_failures.jsonl")
     if training_args.process_index == 0 and not training_args.resume_from_checkpoint and failures.path.exists():
         failures.path.unlink()  # another run's record
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()  # no rank records a failure before the old record is gone
     id2label = splits["train"].id2label
     labels = list(id2label.values())
     model = build_model(model_args, id2label, first_stage=stage_at_epoch(bap_args.stage_epochs, 0))
@@ -242,9 +240,11 @@ def run_bap(
         "dataset": dataset_args.dataset, "fold": fold, "clip_model": model_args.clip_model, "labels": labels,
         "train_clips": len(splits["train"].clips), "test_clips": len(splits["test"].clips),
         "skipped": {split: report.listed - len(report.clips) for split, report in splits.items()},
+        "problems": {split: dict(Counter(kind for kind, *_ in report.problems)) for split, report in splits.items()},
         "stage_epochs": bap_args.stage_epochs, "learning_rates": bap_args.learning_rates(training_args.optim),
         "jas_frozen_ratio": bap_args.jas_frozen_ratio, "jas_learning_rate_ratio": bap_args.jas_learning_rate_ratio,
-        "optim": f"{training_args.optim}" + (f" ({training_args.optim_args})" if training_args.optim_args else ""),
+        "optim": str(getattr(training_args.optim, "value", training_args.optim))
+        + (f" ({training_args.optim_args})" if training_args.optim_args else ""),
         "total_batch_size": training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
         * max(1, training_args.world_size),
         "lora": f"r={model_args.lora_r} on {model_args.lora_target} (merged)" if model_args.lora_r > 0 else None,
@@ -270,6 +270,9 @@ def run_folds(
     """One run per fold; several folds go to `<output_dir>/fold_K/` with a per-fold and mean table
     (folds.md, folds.json) in `output_dir`."""
     root = Path(training_args.output_dir)
+    if len(folds) > 1 and training_args.resume_from_checkpoint:
+        raise ValueError(f"--resume_from_checkpoint {training_args.resume_from_checkpoint} names one fold's checkpoint: "
+                         "resume each fold on its own (--fold K --output_dir <output_dir>/fold_K)")
     runs = []
     for fold in folds:
         args = training_args

@@ -205,9 +205,15 @@ def test_learning_rates_follow_the_optimizer_unless_given():
     assert BAPArguments(mat_learning_rate=1.0, dynamic_learning_rate=2.0).learning_rates("adafactor") == {"mat": 1.0, "dynamic": 2.0}
 
 
-def test_learning_rate_flag_is_refused_not_ignored(tmp_path):
-    with pytest.raises(ValueError, match="--mat_learning_rate"):
-        A3lignTrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3)
+@pytest.mark.parametrize("flag", [dict(learning_rate=1e-3), dict(num_train_epochs=5), dict(max_steps=10),
+                                  dict(lr_scheduler_type="constant"), dict(warmup_steps=3),
+                                  dict(load_best_model_at_end=True, eval_strategy="epoch", save_strategy="epoch")])
+def test_trainer_flags_that_bap_owns_are_refused_not_ignored(tmp_path, flag):
+    with pytest.raises(ValueError, match="is not used by BAP"):
+        A3lignTrainingArguments(output_dir=str(tmp_path), **flag)
+
+
+def test_sgd_gets_the_papers_momentum(tmp_path):
     assert A3lignTrainingArguments(output_dir=str(tmp_path), optim="sgd").optim_args == "momentum=0.9"
 
 
@@ -225,3 +231,12 @@ def test_optimizer_groups_get_their_rates(tester, tmp_path):
     assert rates[0]["video_dynamic_encoder"] == 0.0 and rates[3]["video_dynamic_encoder"] == pytest.approx(0.3)
     assert rates[6]["jas"] == 0.0 and rates[6]["mat"] == pytest.approx(0.1)  # stage 3, the MAT first
     assert rates[9]["jas"] == pytest.approx(0.15)  # then at jas_learning_rate_ratio of the temporal rate
+
+
+def test_resuming_with_another_schedule_is_refused(tester, tmp_path, bap):
+    full = make_trainer(tester, tmp_path / "full", bap)
+    full.train()
+    other = BAPArguments(stage_epochs=[1, 2, 1], mat_learning_rate=5e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0)
+    resumed = make_trainer(tester, tmp_path / "resumed", other)
+    with pytest.raises(ValueError, match="another BAP schedule"):
+        resumed.train(resume_from_checkpoint=str(tmp_path / "full" / "checkpoint-6"))

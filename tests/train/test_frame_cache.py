@@ -137,3 +137,21 @@ def test_training_on_cached_embeddings_matches_training_on_pixels(tmp_path, clip
         untrained = model.eval()(frame_embeddings=evaluation).logits
     assert (from_pixels - untrained).abs().max() > 0.1  # training moved the logits ...
     torch.testing.assert_close(from_cache, from_pixels, atol=5e-3, rtol=5e-3)  # ... the same way (fp16 cache)
+
+
+def test_frozen_work_runs_in_the_training_precision(tmp_path, clips, setup):
+    """Extraction under --bf16 runs the tower under bf16 autocast (what the run trains with), batched, and
+    the precision is part of the cache key."""
+    from a3lign.train.frame_cache import frame_embeddings
+
+    model, processor = setup
+    pixels = torch.stack([processor([str(c.path)])["pixel_values_videos"][0] for c in clips[:3]])
+    fp32 = torch.cat(list(frame_embeddings(model, [pixels])))
+    bf16 = torch.cat(list(frame_embeddings(model, [pixels], torch.bfloat16)))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = model.get_frame_embeddings(pixels).float()
+    assert torch.equal(bf16, expected) and not torch.equal(bf16, fp32)
+    cache = FrameEmbeddingCache(tmp_path, model, processor, clips[:3], dtype=torch.bfloat16)
+    cache.extract(batch_size=3)
+    stored = cache.open()
+    torch.testing.assert_close(stored.embeddings(1, 0), expected[1].half().float(), atol=0, rtol=0)
