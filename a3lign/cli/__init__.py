@@ -3,7 +3,7 @@
     a3lign train CONFIG.yaml --flag value ...    BAP training (what `accelerate launch train_bap.py` runs)
     a3lign evaluate --model RUN --dataset ...    UAR / WAR of a saved model, in order or shuffled
     a3lign cache --clip_model ... --dataset ...  extract the frozen frame embeddings ahead of training
-    a3lign data check | synthesize ...           validate a dataset; write the synthetic set
+    a3lign data check | synthesize | crop-faces  validate a dataset; write the synthetic set; crop faces of raw videos
     a3lign demo                                  the whole job on the synthetic set (`make demo`)
 
 Imports the training side and the data side; nothing else in the package imports this one.
@@ -16,7 +16,7 @@ COMMANDS = {
     "train": "BAP training from a YAML config and flags",
     "evaluate": "evaluate a saved model folder on a dataset split",
     "cache": "extract frame embeddings of a dataset once",
-    "data": "check a dataset against its split files, or synthesize the demo set",
+    "data": "check a dataset, synthesize the demo set, or crop the faces of raw videos",
     "demo": "train and evaluate on the synthetic set, end to end",
 }
 

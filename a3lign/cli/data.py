@@ -1,7 +1,9 @@
-"""`a3lign data check ...` (a dataset's validation report) and `a3lign data synthesize ...` (the demo set).
+"""`a3lign data check ...` (a dataset's validation report), `a3lign data synthesize ...` (the demo set) and
+`a3lign data crop-faces ...` (raw videos -> face-frame folders, cut as the processor's face_crop cuts them).
 
     a3lign data check --dataset dfew --data_root /data/DFEW [--fold 1] [--strict] [--quick] [--classes A,B,...]
     a3lign data synthesize --output data/synthetic --clips_per_class 40 --seed 0
+    a3lign data crop-faces --input raw_clips --output face_clips [--num_frames 16] [--face_margin 0.25] [--no_face keep]
 """
 
 import logging
@@ -30,6 +32,18 @@ class SynthesizeArguments:
     clips_per_class: int = field(default=40, metadata={"help": "Training clips per class."})
     test_clips_per_class: int | None = field(default=None, metadata={"help": "Test clips per class (default: half the training count, at least 2)."})
     seed: int = field(default=0, metadata={"help": "Seed of every clip."})
+
+
+@dataclass
+class CropFacesArguments:
+    """What `a3lign data crop-faces` reads and writes."""
+
+    input: str = field(metadata={"help": "A folder of videos (mirrored; its *.csv split files rewritten), or a .txt / .csv list of videos relative to its folder."})
+    output: str = field(metadata={"help": "Folder for the face-frame folders, the rewritten split files and crop_faces_report.json."})
+    num_frames: int = field(default=16, metadata={"help": "The model's num_frames: faces are looked for where the processor looks."})
+    face_margin: float = field(default=0.25, metadata={"help": "The processor's face_margin: margin on each side, as a fraction of the face."})
+    no_face: str = field(default="skip", metadata={"help": "Clips without a face: skip (listed in the report) or keep (whole frames written)."})
+    num_workers: int | None = field(default=None, metadata={"help": "Worker processes (default: one per CPU; 1: in this process)."})
 
 
 def check(data: DatasetArguments, options: CheckArguments = CheckArguments()) -> int:
@@ -71,5 +85,17 @@ def main(argv: list[str] | None = None) -> int:
         path = synthesize(args.output, args.clips_per_class, args.test_clips_per_class, args.seed)
         print(f"wrote {path}: train.csv, test.csv, clips/")
         return 0
-    print(f"usage: a3lign data check|synthesize ...; got {command!r}\n\n{__doc__}", file=sys.stderr)
+    if command == "crop-faces":
+        from ..data.faces import crop_faces, format_report  # needs OpenCV: the faces extra
+
+        parser = HfArgumentParser(CropFacesArguments, prog="a3lign data crop-faces", description=__doc__.split("\n\n")[0])
+        args, = parser.parse_args_into_dataclasses(args=rest)
+        try:
+            report = crop_faces(args.input, args.output, args.num_frames, args.face_margin, args.no_face, args.num_workers)
+        except (FileNotFoundError, ValueError, ImportError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(format_report(report))
+        return 0
+    print(f"usage: a3lign data check|synthesize|crop-faces ...; got {command!r}\n\n{__doc__}", file=sys.stderr)
     return 2
