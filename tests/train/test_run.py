@@ -235,7 +235,7 @@ def test_shipped_configs_parse(name, tmp_path):
                                     "--output_dir", str(tmp_path)])
         assert {k: v for k, v in vars(bap).items() if k != "stage_epochs"} == \
             {k: v for k, v in vars(defaults[3]).items() if k != "stage_epochs"}
-        for key in ("optim", "optim_args", "weight_decay", "per_device_train_batch_size", "learning_rate",
+        for key in ("optim", "optim_args", "weight_decay", "learning_rate",
                     "gradient_accumulation_steps", "lr_scheduler_type", "warmup_steps"):
             assert getattr(training, key) == getattr(defaults[4], key), key
         assert model.config_overrides is None
