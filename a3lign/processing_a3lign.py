@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 RESIZE_OVER_CROP = 120 / 112
 # face_crop's values: off, on with the centre crop where no face is found, on with an error there.
 FACE_CROP_MODES = (False, True, "strict")
+# Settings of this processor beyond transformers' own (constructor and saved config only, never per call).
+FACE_SETTINGS = ("face_crop", "face_margin")
 # What one input item may be (anything else would be dropped silently by the batching rules).
 READABLE = (str, os.PathLike, np.ndarray, torch.Tensor, Image.Image, list, tuple)
 
@@ -148,6 +150,13 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         self.face_margin = float(face_margin)
         self._face_crop_counts = {"clips": 0, "no_face": 0}
 
+    @classmethod
+    def from_dict(cls, video_processor_dict: dict, **kwargs) -> "A3lignVideoProcessor":
+        # `from_pretrained(folder, face_crop=True)`: through the constructor, validated (transformers would only
+        # setattr keys it does not know).
+        settings = {key: kwargs.pop(key) for key in FACE_SETTINGS if key in kwargs}
+        return super().from_dict({**video_processor_dict, **settings}, **kwargs)
+
     @property
     def face_crop_counts(self) -> dict[str, int]:
         """Clips face-cropped by this processor in this process, and how many of them had no face."""
@@ -182,6 +191,10 @@ class A3lignVideoProcessor(BaseVideoProcessor):
     # ----- transformers' public hooks ----------------------------------------------------------------
     def preprocess(self, videos, **kwargs) -> BatchFeature:
         """Clips -> `pixel_values_videos (B, F, 3, crop, crop)` (see the module docstring for the inputs)."""
+        given = [key for key in FACE_SETTINGS if key in kwargs]
+        if given:  # transformers would ignore them, with a warning
+            raise ValueError(f"{', '.join(given)} cannot be given per call: set it on the processor, "
+                             f"A3lignVideoProcessor({given[0]}=...) or from_pretrained(folder, {given[0]}=...)")
         kwargs.setdefault("return_tensors", "pt")
         kwargs["input_data_format"] = ChannelDimension.LAST  # every in-memory clip is (T, H, W, 3) by now
         clips = make_clip_batch(videos)

@@ -159,6 +159,10 @@ def test_face_crop_is_saved_validated_and_the_tally_is_not(tmp_path):
     for bad in (-0.1, "wide", True):
         with pytest.raises(ValueError, match=f"face_margin={bad!r} is invalid"):
             A3lignVideoProcessor(face_margin=bad)
+    with pytest.raises(ValueError, match="face_margin=-1 is invalid"):  # overrides at loading are checked too
+        A3lignVideoProcessor.from_pretrained(tmp_path, face_margin=-1)
+    with pytest.raises(ValueError, match="face_crop cannot be given per call: set it on the processor"):
+        loaded(np.zeros((4, 8, 8, 3), np.uint8), face_crop=True)
 
 
 WITHOUT_OPENCV = textwrap.dedent(

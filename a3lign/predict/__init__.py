@@ -1,0 +1,9 @@
+"""Predictions on the user's own videos: one clip as the pipeline classifies it, or a timeline of a whole video
+(`timeline.py`: windows slid over it, each frame embedded once), written as CSV, JSON and a picture (`output.py`,
+`plot.py`). Imports the remote code (processor, faces) and the data room's frame streaming, never training."""
+
+from .output import format_summary, write_timeline
+from .plot import plot_timeline
+from .timeline import FrameGrid, Timeline, frame_grid, predict_timeline
+
+__all__ = ["FrameGrid", "Timeline", "frame_grid", "predict_timeline", "write_timeline", "format_summary", "plot_timeline"]

@@ -1,0 +1,64 @@
+"""What `a3lign predict --timeline` writes and prints: per-window probabilities as CSV and JSON, the picture, and a
+short summary."""
+
+import csv
+import json
+from pathlib import Path
+
+from .plot import plot_timeline
+
+# A summary lists at most this many segments (the files hold them all).
+SUMMARY_SEGMENTS = 12
+
+
+def write_timeline(timeline, folder) -> dict[str, Path]:
+    """`timeline.csv` (one row a window: start, end, dominant, one probability column per class, and `face` with face
+    crops), `timeline.json` (the settings, the windows, the segments) and `timeline.png` in `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {kind: folder / f"timeline.{kind}" for kind in ("csv", "json", "png")}
+    dominant = timeline.dominant
+    rows = []
+    for w, (start, end) in enumerate(timeline.times):
+        row = {"start": round(start, 4), "end": round(end, 4), "dominant": timeline.labels[dominant[w]]}
+        row.update({label: round(float(p), 6) for label, p in zip(timeline.labels, timeline.probabilities[w])})
+        if timeline.face is not None:
+            row["face"] = round(float(timeline.face[w]), 4)
+        rows.append(row)
+    with open(paths["csv"], "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    document = {
+        "video": timeline.video, "duration": timeline.duration, "rate": timeline.rate, "window": timeline.window,
+        "stride": timeline.stride, "labels": timeline.labels, "frames_embedded": timeline.frames_embedded,
+        "windows": rows,
+        "segments": [{"start": s, "end": e, "label": label} for s, e, label in timeline.segments()],
+        "shares": timeline.shares(),
+        "stretches_without_face": [list(pair) for pair in timeline.stretches_without_face],
+    }
+    paths["json"].write_text(json.dumps(document, indent=1))
+    plot_timeline(timeline, paths["png"])
+    return paths
+
+
+def format_summary(timeline) -> str:
+    """A few lines: length and windows, time share of each dominant emotion, the segments, faces."""
+    windows = len(timeline.times)
+    lines = [f"{Path(timeline.video).name}: {timeline.duration:.1f} s, {windows} window{'s' * (windows != 1)} of "
+             f"{timeline.window:g} s every {timeline.stride:g} s ({timeline.frames_embedded} frames through the vision tower)"]
+    shares = [f"{label} {share:.0%}" for label, share in timeline.shares().items() if share > 0]
+    lines.append("dominant emotion: " + ", ".join(shares))
+    segments = timeline.segments()
+    listed = ", ".join(f"{start:.1f}-{end:.1f} s {label}" for start, end, label in segments[:SUMMARY_SEGMENTS])
+    more = f" (+{len(segments) - SUMMARY_SEGMENTS} more)" if len(segments) > SUMMARY_SEGMENTS else ""
+    lines.append(f"segments: {listed}{more}")
+    if timeline.face is not None:
+        missing = timeline.stretches_without_face
+        lines.append(f"faces: {timeline.face.mean():.0%} of the windows' frames cut around a face"
+                     + (f"; {len(missing)} stretch{'es' * (len(missing) != 1)} without a face kept the centre crop"
+                        if missing else ""))
+    return "\n".join(lines)
+
+
+__all__ = ["write_timeline", "format_summary"]
