@@ -11,13 +11,9 @@ clip per item. A model folder saved by `a3lign` names it in `config.json` (`cust
 Remote code: imports only transformers, numpy, torch and the sibling processor.
 """
 
-import os
-
-import numpy as np
-import torch
 from transformers.pipelines import VideoClassificationPipeline
 
-from .processing_a3lign import make_clip_batch
+from .processing_a3lign import is_single_clip, make_clip_batch
 
 # Where this class is found in a saved folder, as `config.custom_pipelines` names it.
 CUSTOM_PIPELINES = {
@@ -28,22 +24,6 @@ CUSTOM_PIPELINES = {
         "type": "video",
     }
 }
-
-
-def is_one_clip(inputs) -> bool:
-    """Whether `inputs` is a single clip (one result expected) rather than a batch (a list of results)."""
-    if isinstance(inputs, (str, os.PathLike)):
-        return True
-    if isinstance(inputs, (np.ndarray, torch.Tensor)):
-        return inputs.ndim <= 4  # (T, H, W[, C]) frames, or one (H, W, C) image
-    if isinstance(inputs, (list, tuple)):
-        # A list of frames (images or (H, W[, C]) arrays) is one clip; a list of clips is a batch.
-        return len(inputs) > 0 and all(
-            not isinstance(item, (str, os.PathLike, list, tuple))
-            and not (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim >= 4)
-            for item in inputs
-        )
-    return True  # one PIL image
 
 
 class A3lignVideoClassificationPipeline(VideoClassificationPipeline):
@@ -58,7 +38,7 @@ class A3lignVideoClassificationPipeline(VideoClassificationPipeline):
     def __call__(self, inputs=None, **kwargs):
         if inputs is None:
             raise ValueError("no clip given: expected a video path, a frame folder, frames, or a list of clips")
-        one = is_one_clip(inputs)
+        one = is_single_clip(inputs)
         clips = make_clip_batch(inputs)  # ValueError naming the input for anything unreadable or empty
         results = super().__call__(clips, **kwargs)
         return results[0] if one else results

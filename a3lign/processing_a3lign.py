@@ -71,9 +71,27 @@ def _readable(item):
         item = [item]
     if isinstance(item, (list, tuple)) and item and all(isinstance(frame, Image.Image) for frame in item):
         return frames_to_uint8_array(item)
-    if isinstance(item, (np.ndarray, torch.Tensor)) and (item.ndim == 2 or (item.ndim == 3 and item.shape[-1] not in (1, 3, 4))):
-        return item[..., None]  # (T, H, W) gray frames, or one (H, W) gray image
+    if isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3 and item.shape[-1] not in (1, 3, 4):
+        if item.shape[0] in (1, 3):  # one channels-first (C, H, W) image, transformers' convention
+            return item.permute(1, 2, 0) if isinstance(item, torch.Tensor) else item.transpose(1, 2, 0)
+        return item[..., None]  # (T, H, W) gray frames
+    if isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 2:
+        return item[..., None]  # one (H, W) gray image
     return item
+
+
+def is_single_clip(videos) -> bool:
+    """Whether `videos` is one clip (one result expected) rather than a batch, by the rules `make_clip_batch`
+    reads it with: a path, an array of at most 4 dimensions, a list of frames or one image is one clip; a list
+    of clips or a 5-D array is a batch."""
+    if isinstance(videos, (np.ndarray, torch.Tensor)):
+        return videos.ndim <= 4
+    if isinstance(videos, (list, tuple)):
+        if videos and all(isinstance(item, Image.Image) for item in videos):
+            return True  # one clip given as its images
+        items = [_readable(item) for item in videos]
+        return bool(items) and all(isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim <= 3 for item in items)
+    return True  # a path or one image
 
 
 def make_clip_batch(videos) -> list:

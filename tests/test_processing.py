@@ -298,3 +298,21 @@ def test_a_long_video_keeps_only_the_sampled_frames(tmp_path, processor):
     assert [decode_index(f) for f in frames] == [i % 4096 for i in indices]
     frame_bytes = 32 * 32 * 3
     assert peak < 200 * frame_bytes, f"peak {peak / 1e6:.1f} MB: frames were retained"  # 16 kept; 10,000 would be 30 MB
+
+
+def test_channels_first_frames_and_gray_clips_are_read_as_meant():
+    """Review of issue 11: a (3, H, W) image or a list of such frames was read as 3-frame gray clips, and a
+    list of gray (T, H, W) clips was one clip to the pipeline but a batch to the processor."""
+    from a3lign.processing_a3lign import is_single_clip
+
+    processor = A3lignVideoProcessor(num_frames=4, crop_size={"height": 16, "width": 16}, size={"shortest_edge": 16})
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.integers(0, 256, (3, 20, 24), dtype=np.uint8))
+    frames = [torch.from_numpy(rng.integers(0, 256, (3, 20, 24), dtype=np.uint8)) for _ in range(8)]
+    gray_clips = [rng.integers(0, 256, (5, 20, 24), dtype=np.uint8) for _ in range(3)]
+    for inputs, clips in ((image, 1), (frames, 1), (gray_clips, 3), (np.stack(gray_clips)[..., None], 3)):
+        assert processor(inputs)["pixel_values_videos"].shape == (clips, 4, 3, 16, 16)
+        assert is_single_clip(inputs) == (clips == 1)
+    # The channels-first image is the same image as its channels-last copy.
+    torch.testing.assert_close(processor(image)["pixel_values_videos"],
+                               processor(image.permute(1, 2, 0).numpy())["pixel_values_videos"])
