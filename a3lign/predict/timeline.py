@@ -150,8 +150,8 @@ class _FaceStretches:
 @torch.no_grad()
 def predict_timeline(model, processor, video, window: float = 2.0, stride: float = 0.5, batch_size: int = 32,
                      progress: bool = True) -> Timeline:
-    """The timeline of `video` (a file or frame folder) with `model` and its `processor` (see the module docstring).
-    `batch_size` frames go through the vision tower together."""
+    """The timeline of `video` (a file or frame folder) with `model` (in eval mode) and its `processor` (see the module
+    docstring). `batch_size` frames go through the vision tower together."""
     from tqdm.auto import tqdm
 
     def bar(**options):
@@ -161,8 +161,9 @@ def predict_timeline(model, processor, video, window: float = 2.0, stride: float
     num_frames = model.config.num_frames
     grid = frame_grid(info.num_frames, info.rate, num_frames, window, stride)
     faces = None
-    if processor.face_crop:
-        faces = _FaceStretches(video, grid, processor.face_margin, processor.face_crop == "strict", bar)
+    face_crop = getattr(processor, "face_crop", False)  # absent from processors saved before face crops existed
+    if face_crop:
+        faces = _FaceStretches(video, grid, processor.face_margin, face_crop == "strict", bar)
     frame_processor = copy.copy(processor)
     frame_processor.face_crop = False  # faces are cut here, per stretch
 
@@ -176,9 +177,16 @@ def predict_timeline(model, processor, video, window: float = 2.0, stride: float
 
     def embed():
         nonlocal next_window
-        frames = [frame[None] for _, frame in pending]  # one-frame clips: sizes may differ between stretches
-        pixels = frame_processor(frames, do_sample_frames=False)["pixel_values_videos"]  # (B, 1, 3, S, S)
-        features = model.get_frame_embeddings(pixels.transpose(0, 1))[0]  # (B, d)
+        # Frames of one size as one clip (face crops differ in size between stretches), all frames kept.
+        by_size = {}
+        for position, (_, frame) in enumerate(pending):
+            by_size.setdefault(frame.shape, []).append(position)
+        pixels = [None] * len(pending)
+        for positions in by_size.values():
+            clip = np.stack([pending[p][1] for p in positions])
+            for p, frame in zip(positions, frame_processor(clip, do_sample_frames=False)["pixel_values_videos"][0]):
+                pixels[p] = frame
+        features = model.get_frame_embeddings(torch.stack(pixels)[None])[0]  # (B, 3, S, S) -> (B, d)
         for (index, _), feature in zip(pending, features):
             embeddings.update(dict.fromkeys(points_of[index], feature))
         pending.clear()

@@ -170,3 +170,16 @@ def test_faces_are_cut_per_stretch_as_the_pipeline_cuts_a_window(untrained, tmp_
     assert "1 stretch without a face kept the centre crop" in format_summary(timeline)
     with pytest.raises(ValueError, match=r"no face found in '.*street.mp4' between frames 34 and 46 \(face_crop='strict'\)"):
         predict_timeline(*load(untrained, face_crop="strict"), video, window=2, stride=0.5, progress=False)
+
+
+def test_a_video_damaged_halfway_is_named(untrained, tmp_path):
+    """Its header and first frames read; the timeline stops with an error naming the file, not a shorter timeline."""
+    video = write_video(tmp_path / "damaged.mp4", noise_frames(5 * RATE, 32, 32), "libx264", "yuv420p", rate=RATE)
+    data = bytearray(video.read_bytes())
+    start = data.find(b"mdat")
+    end = start - 4 + int.from_bytes(data[start - 4 : start], "big")
+    half = (start + 4 + end) // 2
+    data[half:end] = bytes(end - half)  # the second half of the frames' payload zeroed
+    video.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"'.*damaged.mp4'"):
+        predict_timeline(*load(untrained), video, window=2, stride=0.5, progress=False)
