@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         parser = HfArgumentParser(CropFacesArguments, prog="a3lign data crop-faces", description=__doc__.split("\n\n")[0])
         args, = parser.parse_args_into_dataclasses(args=rest)
         try:
-            report = crop_faces(args.input, args.output, args.num_frames, args.face_margin, args.no_face, args.num_workers)
+            report = crop_faces(args.input, args.output, args.num_frames, args.face_margin, args.no_face, args.num_workers,
+                                progress=True)
         except (FileNotFoundError, ValueError, ImportError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

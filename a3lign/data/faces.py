@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from PIL import Image
+from tqdm.auto import tqdm
 
 from ..decoding_a3lign import read_sampled_frames, sample_segment_indices
 from ..faces_a3lign import crop_square, face_boxes, require_opencv
@@ -153,9 +154,9 @@ def _map(function, items: list, workers: int):
 
 
 def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, no_face: str = "skip",
-               num_workers: int | None = None) -> dict:
+               num_workers: int | None = None, progress: bool = False) -> dict:
     """Crop every clip of `input_path` into `output`, in `num_workers` processes (default: one per CPU; 1: in this
-    process) (see the module docstring); returns the report it writes to
+    process), with a progress bar if `progress` (see the module docstring); returns the report it writes to
     `output/crop_faces_report.json`: counts by outcome, the clips without a face, the failures, rewritten split files."""
     require_opencv()
     if no_face not in NO_FACE_POLICIES:
@@ -174,10 +175,13 @@ def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, n
         raise ValueError(f"clips share a name but for their suffix: {sorted(k for k, n in clashes.items() if n > 1)[:5]}")
     workers = max(1, min(num_workers or os.cpu_count() or 1, len(jobs) or 1))
     outcomes = []
+    bar = tqdm(total=len(jobs), desc="crop-faces", unit="clip", disable=not progress)
     for outcome in _map(_run, [(job, output) for job in jobs], workers):
         outcomes.append(outcome)
+        bar.update()
         if outcome.status in ("no_face", "failed"):
             logger.warning("%s: %s %s", outcome.source, outcome.status, outcome.detail)
+    bar.close()
     shutil.rmtree(output / PARTIAL, ignore_errors=True)
     folders = {Path(o.source).resolve(): o.relative for o in outcomes if o.status in ("written", "exists")
                or o.status == "no_face" and no_face == "keep"}
