@@ -10,9 +10,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw
+
+from a3lign.data.synthetic import write_mp4
 
 SIZE = 40  # rendered frames; the processor resizes to 34 and crops 32
 
@@ -158,18 +159,6 @@ def render(task: Task, label: str, seed: int) -> np.ndarray:
     return np.clip(frames, 0, 255).astype(np.uint8)
 
 
-def _write_mp4(path: Path, frames: np.ndarray) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25, options={"crf": "16", "preset": "ultrafast"})
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
 def write_task(task: Task, root: Path, seed: int = 0) -> Path:
     """Write a task as a `csv` dataset: `{train,test}.csv` (`path,label`) and the clips."""
     root = Path(root)
@@ -183,7 +172,7 @@ def write_task(task: Task, root: Path, seed: int = 0) -> Path:
                 if task.storage == "mp4":
                     relative = relative.with_suffix(".mp4")
                     (root / relative).parent.mkdir(parents=True, exist_ok=True)
-                    _write_mp4(root / relative, frames)
+                    write_mp4(root / relative, frames, crf=16)
                 else:
                     (root / relative).mkdir(parents=True, exist_ok=True)
                     for t, frame in enumerate(frames):

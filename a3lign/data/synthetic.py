@@ -110,11 +110,11 @@ def render_clip(label: str, seed: int) -> np.ndarray:
     return frames[::-1].copy() if label == ORDER_ONLY_PAIR[1] else frames
 
 
-def write_mp4(path: Path, frames: np.ndarray, rate: int = 25) -> None:
+def write_mp4(path: Path, frames: np.ndarray, rate: int = 25, crf: int = 18) -> None:
     import av
 
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "ultrafast"})
+        stream = container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "ultrafast"})
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"
         for frame in frames:
