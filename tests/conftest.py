@@ -82,6 +82,15 @@ def tiny_clip_dir(tmp_path):
     return path
 
 
+@pytest.fixture(scope="session")
+def tinted_run(tmp_path_factory):
+    """A run folder of a tiny A3lign trained to tell warm from cold cartoon faces (`tests.predict.train_tinted_run`),
+    shared by the timeline, app and model-card tests."""
+    from .predict import train_tinted_run
+
+    return train_tinted_run(tmp_path_factory.mktemp("tinted"))
+
+
 def pytest_terminal_summary(terminalreporter):
     """The number of generated fuzz cases (tests/test_fuzz.py), so a run shows how much was tried."""
     from .test_fuzz import CASES

@@ -16,7 +16,8 @@ MAY_IMPORT = {
     "data": {"remote", "data"},
     "train": {"remote", "face", "data", "train"},
     "predict": {"remote", "face", "data", "predict"},
-    "cli": {"remote", "face", "data", "train", "predict", "cli"},
+    "app": {"remote", "face", "predict", "app"},
+    "cli": {"remote", "face", "data", "train", "predict", "app", "cli"},
 }
 
 

@@ -6,6 +6,7 @@
     a3lign cache --clip_model ... --dataset ...  extract the frozen frame embeddings ahead of training
     a3lign data check | synthesize | crop-faces  validate a dataset; write the synthetic set; crop faces of raw videos
     a3lign demo                                  the whole job on the synthetic set (`make demo`)
+    a3lign app --model RUN                       the browser demo: upload or record a video (extra `app`)
 
 Imports the training, prediction and data sides; nothing else in the package imports this one.
 """
@@ -20,6 +21,7 @@ COMMANDS = {
     "cache": "extract frame embeddings of a dataset once",
     "data": "check a dataset, synthesize the demo set, or crop the faces of raw videos",
     "demo": "train and evaluate on the synthetic set, end to end",
+    "app": "the browser demo of a saved model (pip install 'a3lign[app]')",
 }
 
 

@@ -6,80 +6,28 @@ import json
 
 import numpy as np
 import pytest
-import torch
-from transformers import AutoModelForVideoClassification, AutoVideoProcessor, CLIPModel, pipeline
+from transformers import AutoModelForVideoClassification, AutoVideoProcessor, pipeline
 
 from a3lign import A3lignVideoProcessor
-from a3lign.cli.train import main as train_cli
-from a3lign.data.synthetic import render_clip, write_mp4
+from a3lign.data.synthetic import write_mp4
 from a3lign.predict import format_summary, frame_grid, predict_timeline, write_timeline
 
-from ..conftest import tiny_clip_config
-from . import tiny_model_folder
+from . import RATE, tinted_stretch, tiny_model_folder
 from ..scenes import astronaut_video, faceless_video
 from ..videos import noise_frames, write_video
-
-RATE = 8  # frames per second of every video here: window 2 s of 4 frames -> a grid step of 0.5 s = 4 frames
-# Two synthetic classes a tiny random CLIP can tell apart: the same cartoon faces, warm or cold. (Untinted, Happy vs
-# Sad, it reached 67% UAR: the expression alone is too fine for a 2-layer, 32 px random tower.)
-TINTS = {"Happy": np.array([1.0, 0.75, 0.45]), "Sad": np.array([0.45, 0.7, 1.0])}
-
-
-def tinted_clip(label: str, seed: int) -> np.ndarray:
-    return np.clip(render_clip(label, seed) * TINTS[label], 0, 255).astype(np.uint8)
-
-
-def tinted_stretch(label: str, seconds: float, seed: int) -> np.ndarray:
-    """Clips of one class joined up to `seconds` at RATE fps."""
-    clips, length, k = [], 0, 0
-    while length < seconds * RATE:
-        clips.append(tinted_clip(label, seed + k))
-        length += len(clips[-1])
-        k += 1
-    return np.concatenate(clips)[: int(seconds * RATE)]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny A3lign trained through the three BAP stages (2 epochs each, on cached frame embeddings) on 8 clips a
-    class; returns its run folder."""
-    root = tmp_path_factory.mktemp("timeline")
-    torch.manual_seed(1)
-    CLIPModel(tiny_clip_config()).save_pretrained(root / "clip")
-    for split, count in (("train", 8), ("test", 3)):
-        (root / "data" / split).mkdir(parents=True)
-        rows = [("path", "label")]
-        for label in TINTS:
-            for k in range(count):
-                path = f"{split}/{label.lower()}_{k}.mp4"
-                write_mp4(root / "data" / path, tinted_clip(label, 1000 * (split == "test") + 10 * k + (label == "Sad")), RATE)
-                rows.append((path, label))
-        with open(root / "data" / f"{split}.csv", "w", newline="") as handle:
-            csv.writer(handle).writerows(rows)
-    train_cli([
-        "--dataset", "csv", "--data_root", str(root / "data"), "--clip_model", str(root / "clip"), "--image_size", "32",
-        "--num_frames", "4", "--mat_sentences", "2", "--mat_tokens", "5", "--mat_learning_rate", "0.01",
-        "--dynamic_learning_rate", "0.01", "--config_overrides", '{"dynamic_dropout": 0.0}', "--stage_epochs", "2", "2", "2",
-        "--per_device_train_batch_size", "4", "--frame_cache_dir", str(root / "cache"), "--test_views", "1x1",
-        "--save_strategy", "no", "--report_to", "none", "--dataloader_num_workers", "0", "--use_cpu", "true",
-        "--disable_tqdm", "true", "--output_dir", str(root / "run"),
-    ])
-    assert json.loads((root / "run" / "metrics.json").read_text())["uar"] == 100
-    return root / "run"
-
 
 def load(folder, **overrides):
     model = AutoModelForVideoClassification.from_pretrained(folder, trust_remote_code=True).eval()
     return model, AutoVideoProcessor.from_pretrained(folder, trust_remote_code=True, **overrides)
 
 
-def test_the_switch_is_found_within_one_stride(trained, tmp_path):
+def test_the_switch_is_found_within_one_stride(tinted_run, tmp_path):
     """8 s of one class, then 8 s of the other (clips never seen in training): the dominant class changes once, within
     one stride (0.5 s) of 8 s, and the files say so."""
     frames = np.concatenate([tinted_stretch("Happy", 8, seed=5000), tinted_stretch("Sad", 8, seed=6000)])
     video = tmp_path / "switch.mp4"
     write_mp4(video, frames, RATE)
-    timeline = predict_timeline(*load(trained), video, window=2, stride=0.5, progress=False)
+    timeline = predict_timeline(*load(tinted_run), video, window=2, stride=0.5, progress=False)
     assert timeline.duration == 16 and len(timeline.times) == 29
     segments = timeline.segments()
     assert [label for _, _, label in segments] == ["Happy", "Sad"] and segments[1][1] == 16, segments

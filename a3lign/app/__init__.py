@@ -1,0 +1,7 @@
+"""The browser demo (`a3lign app --model FOLDER`, extra `a3lign[app]`): `analysis.py` computes what one video
+shows (top emotions, face, timeline) with no browser involved; `interface.py` is the Gradio page around it.
+Imports the remote code and `a3lign.predict`, never training; Gradio only in `interface.py`."""
+
+from .analysis import Analysis, Analyzer
+
+__all__ = ["Analysis", "Analyzer"]

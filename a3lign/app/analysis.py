@@ -1,0 +1,80 @@
+"""What the browser demo shows for one video, computed without the browser: the clip's top emotions (the pipeline,
+as `a3lign predict` gives them), the face the processor cuts around, and the emotion timeline with its picture.
+
+`Analyzer` loads a saved model folder once; calling it on a video returns an `Analysis`. The Gradio page
+(`interface.py`) only lays these out, so everything the page shows is tested here as plain Python.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from transformers import AutoVideoProcessor, pipeline
+
+from ..decoding_a3lign import read_clip_frames
+from ..faces_a3lign import face_boxes
+from ..predict import Timeline, format_summary, plot_timeline, predict_timeline
+
+FACE_BOX_COLOUR = (46, 204, 64)
+
+
+@dataclass
+class Analysis:
+    """One video's results. `top`: class -> probability for the whole clip (largest first); `face`: the middle
+    sampled frame, `(H, W, 3)` uint8, with the main face's crop box `face_box = (left, top, side)` drawn on it;
+    `face_box` is None where no face was found or face crops are off (`face_crop` False); `plot`: the timeline PNG."""
+
+    top: dict[str, float]
+    face: np.ndarray
+    face_box: tuple[int, int, int] | None
+    face_crop: bool | str
+    timeline: Timeline
+    plot: Path
+    summary: str
+
+
+class Analyzer:
+    """A saved model folder (model + processor, `a3lign.train.run.save_model_folder`) ready for videos.
+
+    `face_crop`: None keeps the folder's processor setting; True / False / "strict" override it (raw footage, a
+    webcam recording: True). `window` / `stride`: the timeline's, in seconds (`a3lign predict --timeline`)."""
+
+    def __init__(self, model_folder, face_crop: bool | str | None = None, window: float = 2.0, stride: float = 0.5):
+        overrides = {} if face_crop is None else {"face_crop": face_crop}
+        self.processor = AutoVideoProcessor.from_pretrained(model_folder, trust_remote_code=True, **overrides)
+        self.classify = pipeline("video-classification", model=str(model_folder), video_processor=self.processor,
+                                 trust_remote_code=True)
+        self.model = self.classify.model.eval()
+        self.processor.check_matches(self.model.config)
+        self.window, self.stride = window, stride
+        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+
+    def face_preview(self, video) -> tuple[np.ndarray, tuple[int, int, int] | None]:
+        """The middle of the clip's sampled frames with the square the processor crops drawn on it, and that square
+        `(left, top, side)` (None: no face found, or face crops off)."""
+        frames, indices, _ = read_clip_frames(video, self.model.config.num_frames)
+        middle = len(indices) // 2
+        boxes = face_boxes(frames, indices, self.processor.face_margin) if self.processor.face_crop else None
+        if boxes is None:
+            return frames[middle], None
+        left, top, side = (int(v) for v in boxes[middle])
+        image = Image.fromarray(frames[middle])
+        width = max(2, round(min(image.size) / 120))
+        ImageDraw.Draw(image).rectangle([left, top, left + side - 1, top + side - 1], outline=FACE_BOX_COLOUR, width=width)
+        return np.asarray(image), (left, top, side)
+
+    def __call__(self, video, output_dir) -> Analysis:
+        """Analyse `video` (a file or a frame folder); the timeline picture goes to `output_dir`. A video that cannot
+        be read raises `ValueError` / `FileNotFoundError` naming it."""
+        results = self.classify(str(video), top_k=len(self.labels))
+        top = {result["label"]: float(result["score"]) for result in results}
+        face, box = self.face_preview(video)
+        timeline = predict_timeline(self.model, self.processor, video, self.window, self.stride, progress=False)
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        plot = plot_timeline(timeline, output_dir / f"{Path(video).name.rsplit('.', 1)[0]}_timeline.png")
+        return Analysis(top=top, face=face, face_box=box, face_crop=self.processor.face_crop, timeline=timeline, plot=plot, summary=format_summary(timeline))
+
+
+__all__ = ["Analysis", "Analyzer"]

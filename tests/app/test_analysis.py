@@ -1,0 +1,67 @@
+"""What the app shows for one video, without a browser: the pipeline's top emotions, the face square the processor
+crops (drawn on the middle sampled frame), the timeline picture; unreadable videos named."""
+
+import numpy as np
+import pytest
+
+from a3lign.app import Analyzer
+from a3lign.data.synthetic import write_mp4
+
+from ..predict import RATE, tinted_stretch
+from ..scenes import astronaut_video, faceless_video
+from ..videos import write_video
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def analyzer(tinted_run):
+    return Analyzer(tinted_run, face_crop=True)
+
+
+@pytest.mark.parametrize("label", ["Happy", "Sad"])
+def test_top_emotions_and_timeline_of_a_clip(analyzer, tmp_path, label):
+    video = tmp_path / f"{label}.mp4"
+    write_mp4(video, tinted_stretch(label, 4, seed=7000), RATE)
+    result = analyzer(video, tmp_path / "work")
+    assert list(result.top) == [label, *({"Happy", "Sad"} - {label})]  # largest first, every class
+    assert result.top[label] > 0.9 and sum(result.top.values()) == pytest.approx(1)
+    assert result.plot.read_bytes()[:8] == PNG and result.plot.parent == tmp_path / "work"
+    assert len(result.timeline.times) == 5 and [s[2] for s in result.timeline.segments()] == [label]
+    assert f"{label} 100%" in result.summary
+
+
+def test_the_face_square_is_drawn_where_the_face_is(analyzer, tmp_path):
+    frames, truth = astronaut_video(4 * RATE, face_side=70, centre=(150, 110))
+    video = write_video(tmp_path / "astronaut.mp4", frames, "libx264", "yuv444p", rate=RATE)
+    result = analyzer(video, tmp_path)
+    left, top, side = result.face_box
+    x0, y0, x1, y1 = truth[len(truth) // 2]
+    assert x0 <= left + side / 2 <= x1 and y0 <= top + side / 2 <= y1  # centred on the face
+    assert 1.2 * (x1 - x0) <= side <= 2.5 * (x1 - x0)  # the face plus the processor's margin
+    assert result.face.shape == frames.shape[1:]
+    # The drawn square: its edge pixels are the box colour, pixels well inside it are the video's.
+    assert tuple(result.face[top + side // 2, left]) == (46, 204, 64)
+    assert tuple(result.face[top + side // 2, left + side // 2]) != (46, 204, 64)
+
+
+def test_without_a_face_the_frame_is_shown_as_is(analyzer, tmp_path):
+    video = write_video(tmp_path / "street.mp4", faceless_video(3 * RATE), "libx264", "yuv444p", rate=RATE)
+    result = analyzer(video, tmp_path)
+    assert result.face_box is None and result.face_crop is True
+    assert "without a face kept the centre crop" in result.summary
+
+
+def test_face_crops_off(tinted_run, tmp_path):
+    video = tmp_path / "happy.mp4"
+    write_mp4(video, tinted_stretch("Happy", 2, seed=7100), RATE)
+    result = Analyzer(tinted_run, face_crop=False)(video, tmp_path)
+    assert result.face_box is None and result.face_crop is False and result.face.shape == (64, 64, 3)
+    assert "faces:" not in result.summary
+
+
+def test_an_unreadable_video_is_named(analyzer, tmp_path):
+    video = tmp_path / "broken.mp4"
+    video.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(ValueError, match="broken.mp4"):
+        analyzer(video, tmp_path)

@@ -1,0 +1,120 @@
+"""`a3lign app` as a user meets it: the one command serves the page on a loopback port; a generated clip goes
+through the API (`gradio_client`) and through the page in headless Chromium (upload, Analyse, the top label, the
+face and the timeline picture), with a screenshot kept in the test's folder."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from a3lign.app.interface import FACE_CAPTIONS
+from a3lign.cli.app import main as app_cli
+from a3lign.data.synthetic import write_mp4
+
+from ..predict import RATE, tinted_stretch
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Chromium as root in a sandbox-less machine with no internet: no sandbox, no GPU, no background connections.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+PNG_OR_WEBP = (b"\x89PNG", b"RIFF")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tinted_run, tmp_path_factory):
+    """`python -m a3lign app --model RUN --port P` in its own process; yields its URL, stops it afterwards."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "a3lign", "app", "--model", str(tinted_run), "--port", str(port)],
+                                   stdout=output, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"a3lign app exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"a3lign app did not answer on {url} within 180 s:\n{log.read_text()}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def sad_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clips") / "sad.mp4"
+    write_mp4(path, tinted_stretch("Sad", 4, seed=7300), RATE)
+    return path
+
+
+def test_the_api_classifies_an_uploaded_clip(server, sad_clip):
+    face, top, plot, summary = Client(server, verbose=False).predict(handle_file(str(sad_clip)), api_name="/analyse")
+    assert top["label"] == "Sad" and top["confidences"][0] == {"label": "Sad", "confidence": pytest.approx(1, abs=0.1)}
+    assert Path(plot).read_bytes()[:4] in PNG_OR_WEBP and Path(face).read_bytes()[:4] in PNG_OR_WEBP
+    caption, _ = summary.split("\n", 1)  # whether Haar sees a cartoon face varies by frame: either caption
+    assert caption[:-1] in (FACE_CAPTIONS[True], FACE_CAPTIONS[False]) and caption.endswith(".")
+    assert "sad.mp4: 4.0 s, 5 windows" in summary and "Sad 100%" in summary
+
+
+def test_the_api_names_a_file_that_is_no_video(server, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    bogus = tmp_path / "notes.mp4"
+    bogus.write_text("not a video " * 50)
+    with pytest.raises(AppError, match="notes.mp4"):
+        Client(server, verbose=False).predict(handle_file(str(bogus)), api_name="/analyse")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium; .ci/run does)")
+def test_the_page_in_a_headless_browser(server, sad_clip, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(server)
+            page.locator("#video input[type=file]").set_input_files(str(sad_clip))
+            page.locator("#video video").wait_for(timeout=60_000)  # the upload is in the player
+            page.click("#analyse")
+            timeline = page.locator("#timeline img")
+            timeline.wait_for(timeout=120_000)
+            page.wait_for_function("document.querySelector('#timeline img').naturalWidth > 0", timeout=30_000)
+            assert "Sad\n100%" in page.locator("#top").inner_text()
+            assert page.locator("#face img").get_attribute("src")
+            assert "Sad 100%" in page.locator("#summary textarea").input_value()
+            # The picture the page shows is the timeline PNG the server wrote.
+            with urllib.request.urlopen(timeline.get_attribute("src")) as response:
+                assert response.read()[:8] == b"\x89PNG\r\n\x1a\n"
+            page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "app.png").stat().st_size > 10_000
+
+
+def test_a_missing_model_folder_is_named(tmp_path):
+    with pytest.raises(SystemExit, match="model folder '.*nowhere' does not exist"):
+        app_cli(["--model", str(tmp_path / "nowhere")])
