@@ -189,6 +189,7 @@ class A3lignTrainingArguments(TrainingArguments):
             "lr_scheduler_type": "--stage_warmup_ratio (warm-up and cosine within each stage)",
             "warmup_steps": "--stage_warmup_ratio",
             "load_best_model_at_end": "nothing: the last epoch is the result (the best is reported beside it)",
+            "hub_strategy": "nothing: --push_to_hub pushes the finished run folder once, at the end",
         }
         for name, instead in owned.items():
             if getattr(self, name) != TrainingArguments.__dataclass_fields__[name].default:

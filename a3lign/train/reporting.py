@@ -1,5 +1,5 @@
-"""What a training run leaves beside its model: metrics.json, a model card, a confusion-matrix PNG, a
-training-curve PNG with the BAP stage boundaries marked, and the per-fold table of a five-fold run.
+"""What a training run leaves beside its model: metrics.json, a confusion-matrix PNG, a training-curve PNG with the
+BAP stage boundaries marked, and the per-fold table of a five-fold run (the model card: `model_card.py`).
 
 Everything here reads a run's figures (plain JSON-able values), never a live model.
 """
@@ -86,81 +86,6 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
-
-
-def recall_table(result: dict, labels: list[str]) -> str:
-    lines = ["| class | recall (%) |", "|---|---|"]
-    lines += [f"| {name} | {value:.2f} |" for name, value in zip(labels, result["per_class_recall"])]
-    return "\n".join(lines)
-
-
-def skipped_line(run: dict) -> str:
-    """What the readers left out, per split, and clips replaced after failing to decode during the run."""
-    skipped = run.get("skipped") or {}
-    parts = [f"{split} {count}" for split, count in skipped.items()]
-    failures = run.get("decode_failures") or []
-    if failures:
-        parts.append(f"{len(failures)} replaced after failing to decode ({', '.join(f['clip_id'] for f in failures[:5])}"
-                     f"{', ...' if len(failures) > 5 else ''})")
-    return ", ".join(parts) or "none"
-
-
-def results_table(run: dict) -> str:
-    """UAR / WAR of the single (pipeline) view, and of multi-view testing beside it where computed."""
-    lines = ["| test views | UAR (%) | WAR (%) |", "|---|---|---|",
-             f"| 1 (the pipeline's) | {run['final']['uar']:.2f} | {run['final']['war']:.2f} |"]
-    if run.get("multi_view"):
-        multi = run["multi_view"]
-        lines.append(f"| {multi['views']} (logits averaged) | {multi['uar']:.2f} | {multi['war']:.2f} |")
-    return "\n".join(lines)
-
-
-def write_model_card(path: Path, run: dict) -> None:
-    """A model card: method, data, fold, schedule, final and best-epoch metrics, per-class recall."""
-    final, best = run["final"], run.get("best_epoch")
-    best_line = (
-        f"Best epoch on the test split (reported beside, not selected): epoch {best['epoch']}, "
-        f"UAR {best['uar']:.2f} / WAR {best['war']:.2f}." if best else ""
-    )
-    text = f"""---
-library_name: transformers
-pipeline_tag: video-classification
-tags: [a3lign, dynamic-facial-expression-recognition, clip]
----
-
-# A3lign-DFER: {run['dataset']}{f" fold {run['fold']}" if run.get('fold') else ""}
-
-A3lign-DFER (Tao et al., arXiv 2403.04294): a frozen CLIP (`{run['clip_model']}`) with
-Multi-Dimensional Alignment Tokens, text and video dynamic encoders and a Joint Dynamic Alignment
-Synchronizer, trained with the three-stage Bidirectional Alignment Training Paradigm.
-
-- Data: `{run['dataset']}` ({run['train_clips']} training clips, {run['test_clips']} test clips; skipped as
-  invalid: {skipped_line(run)}).
-- Stages: {run['stage_epochs'][0]} + {run['stage_epochs'][1]} + {run['stage_epochs'][2]} epochs; peak learning rates
-  MAT {run['learning_rates']['mat']:g}, temporal modules {run['learning_rates']['dynamic']:g} (the JAS at
-  {run['jas_learning_rate_ratio']:g}x that, after {run['jas_frozen_ratio']:.0%} of stage 3); optimizer `{run['optim']}`, batch {run['total_batch_size']}.
-- LoRA on the CLIP towers: {run.get('lora') or 'none (CLIP frozen, as in the paper)'}.
-
-## Results (last epoch; the model in this folder)
-
-{results_table(run)}
-
-{best_line}
-
-{recall_table(final, run['labels'])}
-
-![confusion matrix](confusion_matrix.png)
-![training curves](training_curves.png)
-
-## Use
-
-```python
-from transformers import pipeline
-classify = pipeline("video-classification", model="path/to/this/folder", trust_remote_code=True)
-classify("clip.mp4")
-```
-"""
-    path.write_text(text)
 
 
 def _json_safe(value):

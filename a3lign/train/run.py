@@ -28,9 +28,10 @@ from .evaluation import evaluate_model
 from .frame_cache import CachedViews, build_cached_split, frame_embeddings
 from .frame_statistics import evenly_spaced, set_frame_statistics_from
 from .metrics import RecallMetrics
+from .hub import HubPush, hub_repo_id
+from .model_card import write_model_card
 from .reporting import (
     epoch_history, plot_confusion_matrix, plot_training_curves, stage_results, write_fold_table, write_metrics,
-    write_model_card,
 )
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,13 @@ def run_bap(
     output_dir = check_output_dir(training_args)
     if training_args.resume_from_checkpoint:
         check_checkpoint(training_args.resume_from_checkpoint)
+    hub = None
+    if training_args.push_to_hub:
+        hub = HubPush(hub_repo_id(training_args), training_args.hub_token, training_args.hub_private_repo,
+                      training_args.hub_revision)
+        if training_args.process_index == 0:
+            hub.create()  # before any work: token, name and network checked
+        training_args = dataclasses.replace(training_args, push_to_hub=False)  # pushed once, at the end, by `hub`
     set_seed(training_args.seed)  # the fresh parts' initialisation too, not only the Trainer's loop
     splits = dataset_args.load_splits(fold)  # validated, train/test overlap reported; --strict fails on problems
     for report in splits.values():
@@ -237,6 +245,8 @@ def run_bap(
         multi_view["views"] = data_args.test_views
         logger.info("multi-view (%s): UAR %.2f  WAR %.2f", data_args.test_views, multi_view["uar"], multi_view["war"])
     figures = {
+        "name": (hub.repo_id if hub else str(output_dir.absolute())).rstrip("/").rsplit("/", 1)[-1],
+        "hub_model_id": hub.repo_id if hub else None, "num_frames": final_model.config.num_frames,
         "dataset": dataset_args.dataset, "fold": fold, "clip_model": model_args.clip_model, "labels": labels,
         "train_clips": len(splits["train"].clips), "test_clips": len(splits["test"].clips),
         "skipped": {split: report.listed - len(report.clips) for split, report in splits.items()},
@@ -260,6 +270,9 @@ def run_bap(
         plot_confusion_matrix(metrics.last["confusion_matrix"], labels, output_dir / "confusion_matrix.png")
         plot_training_curves(history, bap_args.stage_epochs, output_dir / "training_curves.png")
         logger.info("UAR %.2f  WAR %.2f (last epoch) -> %s", metrics.last["uar"], metrics.last["war"], output_dir)
+        if hub:
+            message = f"A3lign-DFER on {dataset_args.dataset}{f' fold {fold}' if fold else ''}: UAR {metrics.last['uar']:.2f}"
+            logger.info("pushed to the Hub: %s", hub.upload(output_dir, message))
     return RunResult(figures=figures, model=final_model, eval_dataset=datasets.test, output_dir=output_dir)
 
 
@@ -276,8 +289,9 @@ def run_folds(
     runs = []
     for fold in folds:
         args = training_args
-        if len(folds) > 1:
-            args = dataclasses.replace(training_args, output_dir=str(root / f"fold_{fold}"))
+        if len(folds) > 1:  # each fold its own folder, and its own Hub repository with --push_to_hub
+            hub_model_id = hub_repo_id(training_args, fold, several_folds=True) if training_args.push_to_hub else None
+            args = dataclasses.replace(training_args, output_dir=str(root / f"fold_{fold}"), hub_model_id=hub_model_id)
         runs.append(run_bap(model_args, dataset_args, data_args, bap_args, args, fold=fold))
     if len(folds) > 1:
         logger.info("folds of %s:\n%s", dataset_args.dataset, write_fold_table(root, [run.figures for run in runs]))

@@ -41,9 +41,9 @@ def tinted_stretch(label: str, seconds: float, seed: int) -> np.ndarray:
     return np.concatenate(clips)[: int(seconds * RATE)]
 
 
-def train_tinted_run(root):
+def train_tinted_run(root, *flags: str):
     """A tiny A3lign trained through the three BAP stages (2 epochs each, on cached frame embeddings) on 8 tinted
-    clips a class, in `root`; returns its run folder (100% UAR on its 3 test clips a class, asserted)."""
+    clips a class, in `root`, with `flags` last; returns its run folder (100% UAR on its 3 test clips a class, asserted)."""
     from a3lign.cli.train import main as train_cli
 
     torch.manual_seed(1)
@@ -64,7 +64,7 @@ def train_tinted_run(root):
         "--dynamic_learning_rate", "0.01", "--config_overrides", '{"dynamic_dropout": 0.0}', "--stage_epochs", "2", "2", "2",
         "--per_device_train_batch_size", "4", "--frame_cache_dir", str(root / "cache"), "--test_views", "1x1",
         "--save_strategy", "no", "--report_to", "none", "--dataloader_num_workers", "0", "--use_cpu", "true",
-        "--disable_tqdm", "true", "--output_dir", str(root / "run"),
+        "--disable_tqdm", "true", "--output_dir", str(root / "run"), *flags,
     ])
     assert json.loads((root / "run" / "metrics.json").read_text())["uar"] == 100
     return root / "run"
