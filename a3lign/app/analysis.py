@@ -17,13 +17,15 @@ from ..faces_a3lign import face_boxes
 from ..predict import Timeline, format_summary, plot_timeline, predict_timeline
 
 FACE_BOX_COLOUR = (46, 204, 64)
+OUTSIDE_FRAME = (128, 128, 128)
 
 
 @dataclass
 class Analysis:
     """One video's results. `top`: class -> probability for the whole clip (largest first); `face`: the middle
-    sampled frame, `(H, W, 3)` uint8, with the main face's crop box `face_box = (left, top, side)` drawn on it;
-    `face_box` is None where no face was found or face crops are off (`face_crop` False); `plot`: the timeline PNG."""
+    sampled frame, `(H, W, 3)` uint8, with the main face's crop box `face_box = (left, top, side)` drawn on it
+    (`Analyzer.face_preview`); `face_box` is None where no face was found or face crops are off (`face_crop`
+    False); `plot`: the timeline PNG."""
 
     top: dict[str, float]
     face: np.ndarray
@@ -52,17 +54,22 @@ class Analyzer:
 
     def face_preview(self, video) -> tuple[np.ndarray, tuple[int, int, int] | None]:
         """The middle of the clip's sampled frames with the square the processor crops drawn on it, and that square
-        `(left, top, side)` (None: no face found, or face crops off)."""
+        `(left, top, side)` in the frame's pixels (None: no face found, or face crops off). Where the square leaves the
+        frame, the picture grows to hold it, grey outside the frame (the processor fills that part black)."""
         frames, indices, _ = read_clip_frames(video, self.model.config.num_frames)
         middle = len(indices) // 2
         boxes = face_boxes(frames, indices, self.processor.face_margin) if self.processor.face_crop else None
         if boxes is None:
             return frames[middle], None
         left, top, side = (int(v) for v in boxes[middle])
-        image = Image.fromarray(frames[middle])
-        width = max(2, round(min(image.size) / 120))
-        ImageDraw.Draw(image).rectangle([left, top, left + side - 1, top + side - 1], outline=FACE_BOX_COLOUR, width=width)
-        return np.asarray(image), (left, top, side)
+        height, width = frames.shape[1:3]
+        x0, y0 = min(0, left), min(0, top)
+        canvas = Image.new("RGB", (max(width, left + side) - x0, max(height, top + side) - y0), OUTSIDE_FRAME)
+        canvas.paste(Image.fromarray(frames[middle]), (-x0, -y0))
+        line = max(2, round(min(canvas.size) / 120))
+        ImageDraw.Draw(canvas).rectangle([left - x0, top - y0, left - x0 + side - 1, top - y0 + side - 1],
+                                         outline=FACE_BOX_COLOUR, width=line)
+        return np.asarray(canvas), (left, top, side)
 
     def __call__(self, video, output_dir) -> Analysis:
         """Analyse `video` (a file or a frame folder); the timeline picture goes to `output_dir`. A video that cannot

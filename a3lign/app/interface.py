@@ -12,6 +12,8 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from .analysis import Analyzer  # noqa: E402
 
@@ -29,6 +31,13 @@ FACE_CAPTIONS = {
 }
 
 
+def enlarged(frame: np.ndarray, short_side: int = 256) -> np.ndarray:
+    """A small frame blown up by a whole factor (nearest pixels), so a 64 px clip's face is visible on the page."""
+    factor = -(-short_side // min(frame.shape[:2]))
+    return frame if factor <= 1 else np.asarray(Image.fromarray(frame).resize(
+        (frame.shape[1] * factor, frame.shape[0] * factor), Image.NEAREST))
+
+
 def face_caption(result) -> str:
     return FACE_CAPTIONS[None if not result.face_crop else result.face_box is not None]
 
@@ -44,7 +53,7 @@ def build_app(analyzer: Analyzer, work_dir=None) -> gr.Blocks:
             result = analyzer(video, work)
         except (ValueError, FileNotFoundError) as error:
             raise gr.Error(str(error)) from error
-        return result.face, result.top, str(result.plot), f"{face_caption(result)}.\n{result.summary}"
+        return enlarged(result.face), result.top, str(result.plot), f"{face_caption(result)}.\n{result.summary}"
 
     with gr.Blocks(title="A3lign-DFER") as app:
         gr.Markdown(INTRO.format(window=analyzer.window, stride=analyzer.stride))

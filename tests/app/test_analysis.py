@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from a3lign.app import Analyzer
+from a3lign.app.analysis import OUTSIDE_FRAME
 from a3lign.data.synthetic import write_mp4
 
 from ..predict import RATE, tinted_stretch
@@ -43,6 +44,19 @@ def test_the_face_square_is_drawn_where_the_face_is(analyzer, tmp_path):
     # The drawn square: its edge pixels are the box colour, pixels well inside it are the video's.
     assert tuple(result.face[top + side // 2, left]) == (46, 204, 64)
     assert tuple(result.face[top + side // 2, left + side // 2]) != (46, 204, 64)
+
+
+def test_a_square_leaving_the_frame_is_shown_whole(analyzer, tmp_path):
+    frames, truth = astronaut_video(4 * RATE, face_side=80, centre=(45, 45))  # the face in the top-left corner
+    video = write_video(tmp_path / "corner.mp4", frames, "libx264", "yuv444p", rate=RATE)
+    result = analyzer(video, tmp_path)
+    left, top, side = result.face_box
+    assert left < 0 and top < 0  # the processor's square leaves the frame (it fills that part black)
+    height, width = frames.shape[1:3]
+    assert result.face.shape == (height - top, width - left, 3)  # the picture grows to hold it
+    assert tuple(result.face[1, side // 2]) == (46, 204, 64)  # its top edge, drawn at the picture's top
+    # Above the frame, right of the square: grey; the frame's own pixels are the video's.
+    assert tuple(result.face[-top // 2, side + 5]) == OUTSIDE_FRAME and tuple(result.face[-1, -1]) != OUTSIDE_FRAME
 
 
 def test_without_a_face_the_frame_is_shown_as_is(analyzer, tmp_path):
