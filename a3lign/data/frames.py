@@ -7,6 +7,7 @@ A clip is a video file (decoded with PyAV) or a folder of frame images (natural 
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +21,19 @@ DEFAULT_RATE = 25.0
 @dataclass(frozen=True)
 class ClipInfo:
     """What is known of a clip before decoding it: frames (packets of a video, images of a folder, as the samplers
-    count them) and frames per second (the video's average rate; `DEFAULT_RATE` for a folder)."""
+    count them) and frames per second (the video's mean rate by its timestamps; `DEFAULT_RATE` for a folder)."""
 
     num_frames: int
     rate: float
 
 
 def clip_info(source: str | os.PathLike) -> ClipInfo:
-    """`ClipInfo` of a video file or frame folder; `ValueError` naming it when it cannot be read."""
+    """`ClipInfo` of a video file or frame folder; `ValueError` naming it when it cannot be read.
+
+    A video's rate is its frames' mean rate by their timestamps, `(n - 1) / (last - first)`: exactly the stated
+    rate of a constant-rate file, and the true mean of a variable-rate one (webcam and phone recordings), whose
+    stated rate can be far off (a browser's WebM recording states none; a rewritten file may state the encoder's
+    nominal rate). The stated rate only where fewer than two frames carry timestamps."""
     _, _, total = read_sampled_frames(source, lambda total: [0])  # the same checks and counts as the processor's
     path = Path(source)
     if path.is_dir():
@@ -36,8 +42,11 @@ def clip_info(source: str | os.PathLike) -> ClipInfo:
 
     with reading(path, "video"), av.open(str(path)) as container:
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate
-    return ClipInfo(total, float(rate) if rate else DEFAULT_RATE)
+        stamps = sorted(packet.pts for packet in container.demux(stream) if packet.size > 0 and packet.pts is not None)
+        stated = stream.average_rate or stream.guessed_rate
+        if len(stamps) >= 2 and stamps[-1] > stamps[0]:
+            return ClipInfo(total, float(Fraction(len(stamps) - 1) / ((stamps[-1] - stamps[0]) * stream.time_base)))
+    return ClipInfo(total, float(stated) if stated else DEFAULT_RATE)
 
 
 def stream_frames(source: str | os.PathLike, wanted=None) -> Iterator[tuple[int, np.ndarray]]:

@@ -2,7 +2,9 @@
 through the API (`gradio_client`) and through the page in headless Chromium (upload, Analyse, the top label, the
 face and the timeline picture), with a screenshot kept in the test's folder."""
 
+import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import av
 import pytest
 from gradio_client import Client, handle_file
 
@@ -88,31 +91,73 @@ def test_the_api_names_a_file_that_is_no_video(server, tmp_path):
         Client(server, verbose=False).predict(handle_file(str(bogus)), api_name="/analyse")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium; .ci/run does)")
-def test_the_page_in_a_headless_browser(server, sad_clip, tmp_path):
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium; "
+                                                               ".ci/run does)")
+
+
+@contextlib.contextmanager
+def browser_page(*flags: str, **context):
+    """A page of headless Chromium (the system's), closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, *flags])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(server)
-            page.locator("#video input[type=file]").set_input_files(str(sad_clip))
-            page.locator("#video video").wait_for(timeout=60_000)  # the upload is in the player
-            page.click("#analyse")
-            timeline = page.locator("#timeline img")
-            timeline.wait_for(timeout=120_000)
-            page.wait_for_function("document.querySelector('#timeline img').naturalWidth > 0", timeout=30_000)
-            assert "Sad\n100%" in page.locator("#top").inner_text()
-            assert page.locator("#face img").get_attribute("src")
-            assert "Sad 100%" in page.locator("#summary textarea").input_value()
-            # The picture the page shows is the timeline PNG the server wrote.
-            with urllib.request.urlopen(timeline.get_attribute("src")) as response:
-                assert response.read()[:8] == b"\x89PNG\r\n\x1a\n"
-            page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+            yield browser.new_context(viewport={"width": 1280, "height": 1000}, **context).new_page()
         finally:
             browser.close()
+
+
+def wait_for_results(page):
+    """Press Analyse and wait until the timeline picture has loaded."""
+    page.click("#analyse")
+    page.locator("#timeline img").wait_for(timeout=120_000)
+    page.wait_for_function("document.querySelector('#timeline img').naturalWidth > 0", timeout=30_000)
+
+
+@needs_chromium
+def test_the_page_in_a_headless_browser(server, sad_clip, tmp_path):
+    with browser_page() as page:
+        page.goto(server)
+        page.locator("#video input[type=file]").set_input_files(str(sad_clip))
+        page.locator("#video video").wait_for(timeout=60_000)  # the upload is in the player
+        wait_for_results(page)
+        assert "Sad\n100%" in page.locator("#top").inner_text()
+        assert page.locator("#face img").get_attribute("src")
+        assert "Sad 100%" in page.locator("#summary textarea").input_value()
+        # The picture the page shows is the timeline PNG the server wrote.
+        with urllib.request.urlopen(page.locator("#timeline img").get_attribute("src")) as response:
+            assert response.read()[:8] == b"\x89PNG\r\n\x1a\n"
+        page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
     assert (tmp_path / "app.png").stat().st_size > 10_000
+
+
+@needs_chromium
+def test_a_webcam_recording_in_a_headless_browser(server, tmp_path):
+    """Chromium's fake camera records about 3 s through the page (a WebM whose frame times are irregular and whose
+    header states no rate); the timeline's length is the recording's, by its timestamps."""
+    fake_camera = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+    with browser_page(*fake_camera, permissions=["camera", "microphone"]) as page:
+        page.goto(server)
+        page.get_by_label("Capture from camera").click()
+        page.get_by_text("Click to Access Webcam").click()
+        page.get_by_label("start recording").click()
+        page.wait_for_timeout(3000)
+        page.locator("#video button", has_text="Stop").click()
+        player = page.locator("#video video")
+        player.wait_for(timeout=60_000)
+        wait_for_results(page)
+        summary = page.locator("#summary textarea").input_value()
+        assert page.locator("#top").inner_text().split("\n")[1] in {"Happy", "Sad"}
+        recording = tmp_path / "recording.webm"
+        with urllib.request.urlopen(player.get_attribute("src")) as response:
+            recording.write_bytes(response.read())
+    with av.open(str(recording)) as container:
+        stream = container.streams.video[0]
+        stamps = sorted(p.pts for p in container.demux(stream) if p.size)
+    span = float((stamps[-1] - stamps[0]) * stream.time_base)  # first to last frame
+    duration = float(re.search(r"\.webm: ([0-9.]+) s,", summary).group(1))
+    assert 1 < span < 10 and span <= duration <= span * len(stamps) / (len(stamps) - 1) + 0.1, (summary, span)
 
 
 def test_a_missing_model_folder_is_named(tmp_path):

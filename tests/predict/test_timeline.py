@@ -131,3 +131,18 @@ def test_a_video_damaged_halfway_is_named(untrained, tmp_path):
     video.write_bytes(bytes(data))
     with pytest.raises(ValueError, match=r"'.*damaged.mp4'"):
         predict_timeline(*load(untrained), video, window=2, stride=0.5, progress=False)
+
+
+@pytest.mark.parametrize("suffix, codec", [("webm", "libvpx"), ("mp4", "libx264")])
+def test_a_variable_rate_video_keeps_its_true_duration(untrained, tmp_path, suffix, codec):
+    """Webcam and phone recordings have irregular frame times, and their stated rate can be far off (the WebM
+    written here states 25 fps for frames 20 to 140 ms apart): times come from the timestamps."""
+    from a3lign.data.frames import clip_info
+
+    video = write_video(tmp_path / f"recording.{suffix}", noise_frames(30, 32, 32), codec, "yuv420p", rate=25, vfr=True)
+    info = clip_info(video)
+    assert info.num_frames == 30 and info.rate == pytest.approx(29 / 2.28)  # 29 gaps over 2.28 s of timestamps
+    timeline = predict_timeline(*load(untrained), video, window=1, stride=0.25, progress=False)
+    assert timeline.duration == pytest.approx(30 / (29 / 2.28)) and timeline.times[-1][1] <= timeline.duration
+    constant = write_video(tmp_path / f"constant.{suffix}", noise_frames(16, 32, 32), codec, "yuv420p", rate=RATE)
+    assert clip_info(constant).rate == RATE  # exactly the stated rate of a constant-rate file
