@@ -14,7 +14,7 @@ from transformers import AutoVideoProcessor, pipeline
 
 from ..decoding_a3lign import read_clip_frames
 from ..faces_a3lign import face_boxes
-from ..predict import Timeline, format_summary, plot_timeline, predict_timeline
+from ..predict import Timeline, format_summary, frame_grid, plot_timeline, predict_timeline
 
 FACE_BOX_COLOUR = (46, 204, 64)
 OUTSIDE_FRAME = (128, 128, 128)
@@ -49,6 +49,7 @@ class Analyzer:
                                  trust_remote_code=True)
         self.model = self.classify.model.eval()
         self.processor.check_matches(self.model.config)
+        frame_grid(1000, 25.0, self.model.config.num_frames, window, stride)  # a bad window or stride: now, not per video
         self.window, self.stride = window, stride
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 

@@ -2,9 +2,11 @@
 emotion timeline out. `build_app` lays out what `Analyzer` computes; the API endpoint is `/analyse`.
 
 The page asks nothing of the internet: the theme uses the system's fonts (Gradio's default fetches Google
-Fonts), and Gradio's usage analytics are off unless `GRADIO_ANALYTICS_ENABLED` is set.
+Fonts), and Gradio's usage analytics are off unless `GRADIO_ANALYTICS_ENABLED` is set. Pictures go to the page as
+images, not as file paths, so they are served wherever the timeline PNGs are written.
 """
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -17,25 +19,33 @@ from PIL import Image  # noqa: E402
 
 from .analysis import Analyzer  # noqa: E402
 
+logger = logging.getLogger(__name__)
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = """# A3lign-DFER: emotions in a face video
 Upload a video or record one with your webcam, then press **Analyse**. The model classifies the whole clip
 (top emotions), shows the face it looks at, and slides a {window:g} s window every {stride:g} s over the video
 (the timeline). Emotion recognition reads expressions, not feelings: see the model card's limits."""
 
-
 FACE_CAPTIONS = {
     None: "Face crops off: the top emotions were read from the centre crop",
     True: "Face: the square the top emotions were read from (found in the clip's sampled frames)",
     False: "No face in the clip's sampled frames: the top emotions were read from the centre crop",
 }
+# The face picture's shorter side on the page: small clips blown up (whole factors, nearest pixels), large frames
+# brought down; its longer side never beyond LONGEST (a 2 x 640 px video stays a strip, not a 256 x 82,000 image).
+SHORT_SIDE, LONGEST = 256, 1024
 
 
-def enlarged(frame: np.ndarray, short_side: int = 256) -> np.ndarray:
-    """A small frame blown up by a whole factor (nearest pixels), so a 64 px clip's face is visible on the page."""
-    factor = -(-short_side // min(frame.shape[:2]))
-    return frame if factor <= 1 else np.asarray(Image.fromarray(frame).resize(
-        (frame.shape[1] * factor, frame.shape[0] * factor), Image.NEAREST))
+def for_display(frame: np.ndarray) -> np.ndarray:
+    """`frame (H, W, 3)` at a size the page can show (see `SHORT_SIDE`, `LONGEST`)."""
+    height, width = frame.shape[:2]
+    if min(height, width) < SHORT_SIDE:
+        factor = max(1, min(-(-SHORT_SIDE // min(height, width)), LONGEST // max(height, width)))
+        size, resample = (width * factor, height * factor), Image.NEAREST
+    else:
+        scale = min(1.0, SHORT_SIDE / min(height, width), LONGEST / max(height, width))
+        size, resample = (max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR
+    return frame if size == (width, height) else np.asarray(Image.fromarray(frame).resize(size, resample))
 
 
 def face_caption(result) -> str:
@@ -43,17 +53,25 @@ def face_caption(result) -> str:
 
 
 def build_app(analyzer: Analyzer, work_dir=None) -> gr.Blocks:
-    """The page for `analyzer`; timeline pictures go to `work_dir` (a temporary folder by default)."""
-    work = Path(work_dir or tempfile.mkdtemp(prefix="a3lign-app-"))
+    """The page for `analyzer`. Timeline pictures are kept in `work_dir` when given; otherwise each goes to a
+    temporary folder removed once the page has it."""
 
     def analyse(video):
         if not video:
             raise gr.Error("No video: upload a file or record one first.")
+        name = Path(video).name  # errors name the upload, not the server's temporary copy
         try:
-            result = analyzer(video, work)
+            with tempfile.TemporaryDirectory(prefix="a3lign-app-") as scratch:
+                result = analyzer(video, work_dir or scratch)
+                plot = Image.open(result.plot)
+                plot.load()
         except (ValueError, FileNotFoundError) as error:
-            raise gr.Error(str(error)) from error
-        return enlarged(result.face), result.top, str(result.plot), f"{face_caption(result)}.\n{result.summary}"
+            raise gr.Error(str(error).replace(str(video), name)) from error
+        except Exception as error:  # anything else still reaches the user, named, and the log has the traceback
+            logger.exception("analysing %s failed", video)
+            raise gr.Error(f"analysing '{name}' failed: {type(error).__name__}: {error}") from error
+        summary = f"Whole clip: {face_caption(result)}.\nTimeline: {result.summary}"
+        return for_display(result.face), result.top, plot, summary
 
     with gr.Blocks(title="A3lign-DFER") as app:
         gr.Markdown(INTRO.format(window=analyzer.window, stride=analyzer.stride))
@@ -63,12 +81,13 @@ def build_app(analyzer: Analyzer, work_dir=None) -> gr.Blocks:
                                  elem_id="video")  # include_audio: Gradio would strip it with ffmpeg
                 button = gr.Button("Analyse", variant="primary", elem_id="analyse")
             with gr.Column():
-                face = gr.Image(label="Face (middle sampled frame)", type="numpy", interactive=False, height=280, elem_id="face")
+                face = gr.Image(label="Face (middle sampled frame)", type="numpy", interactive=False, height=280,
+                                elem_id="face")
                 top = gr.Label(label="Top emotions", num_top_classes=3, elem_id="top")
-        plot = gr.Image(label="Emotion timeline", type="filepath", interactive=False, elem_id="timeline")
-        summary = gr.Textbox(label="Summary", lines=4, interactive=False, elem_id="summary")
+        plot = gr.Image(label="Emotion timeline", type="pil", format="png", interactive=False, elem_id="timeline")
+        summary = gr.Textbox(label="Summary", lines=5, interactive=False, elem_id="summary")
         button.click(analyse, inputs=video, outputs=[face, top, plot, summary], api_name="analyse")
     return app
 
 
-__all__ = ["build_app", "THEME"]
+__all__ = ["build_app", "for_display", "THEME", "FACE_CAPTIONS"]

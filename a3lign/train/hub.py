@@ -23,7 +23,8 @@ def hub_repo_id(training_args, fold: str | None = None, several_folds: bool = Fa
 
 
 class HubPush:
-    """One run's repository: `create()` before training (checks token, name and network), `upload(folder)` after."""
+    """One run's repository: `create()` before training (checks token, name, network and the `revision` branch),
+    `upload(folder)` after."""
 
     def __init__(self, repo_id: str, token: str | None = None, private: bool | None = None, revision: str | None = None):
         self.api = HfApi(token=token)
@@ -36,6 +37,12 @@ class HubPush:
             raise RuntimeError(f"--push_to_hub: the Hub repository '{self.repo_id}' cannot be created or reached "
                                f"({type(error).__name__}: {error}); fix it, or train without --push_to_hub") from error
         self.repo_id = url.repo_id  # with the user's namespace where the name had none
+        if self.revision:
+            try:  # the branch too, now: the upload names it
+                self.api.create_branch(self.repo_id, branch=self.revision, exist_ok=True)
+            except Exception as error:
+                raise RuntimeError(f"--push_to_hub: branch '{self.revision}' of '{self.repo_id}' cannot be created "
+                                   f"({type(error).__name__}: {error})") from error
         return self.repo_id
 
     def upload(self, folder: Path, message: str) -> str:
@@ -47,7 +54,8 @@ class HubPush:
             raise RuntimeError(
                 f"--push_to_hub: the run folder '{folder}' is complete, but uploading it to '{self.repo_id}' failed "
                 f"({type(error).__name__}: {error}). Push it later with: huggingface_hub.HfApi().upload_folder("
-                f"repo_id='{self.repo_id}', folder_path='{folder}', ignore_patterns={PUSH_IGNORE})") from error
+                f"repo_id='{self.repo_id}', folder_path='{folder}', ignore_patterns={PUSH_IGNORE}"
+                f"{f', revision={self.revision!r}' if self.revision else ''})") from error
         return info.commit_url
 
 

@@ -21,9 +21,13 @@ from ..predict import tinted_clip, train_tinted_run
 
 
 def model_index(card: ModelCard) -> dict:
-    """`{metric name: value}` of the card's model-index, and the dataset entry they share."""
+    """`{metric name: value}` of the card's model-index, and the dataset entry they share (the views told apart by
+    each metric's `args.test_views`, checked against its name)."""
     results = card.data.eval_results
     assert len({(r.dataset_name, r.dataset_config, r.dataset_split) for r in results}) == 1
+    for result in results:
+        views = result.metric_args["test_views"]
+        assert result.metric_name.endswith("(1 view)" if views == "1x1" else f"({views} views)")
     return {r.metric_name: r.metric_value for r in results}, results[0]
 
 
@@ -36,7 +40,7 @@ def test_the_card_of_a_run_parses_and_holds_its_figures(tinted_run):
     assert figures == {"UAR (1 view)": round(metrics["uar"], 2), "WAR (1 view)": round(metrics["war"], 2)}
     assert entry.task_type == "video-classification" and entry.dataset_name == "csv" and entry.dataset_split == "test"
     recall = [r for r in card.data.eval_results if r.metric_name.startswith("UAR")][0]
-    assert recall.metric_type == "recall" and recall.metric_args == {"average": "macro"}
+    assert recall.metric_type == "recall" and recall.metric_args == {"average": "macro", "test_views": "1x1"}
     for name, value in metrics["per_class_recall"].items():
         assert f"| {name} | {value:.2f} |" in card.text
     assert "![confusion matrix](confusion_matrix.png)" in card.text and (tinted_run / "confusion_matrix.png").exists()
@@ -63,7 +67,11 @@ def test_the_card_of_a_dfew_fold_with_multi_view_testing(tmp_path):
     assert card.data.base_model == "openai/clip-vit-large-patch14" and card.data.model_name == "dfew-1"
     values, entry = model_index(card)
     assert values == {"UAR (1 view)": 64.12, "WAR (1 view)": 75.46, "UAR (2x2 views)": 65.5, "WAR (2x2 views)": 76.25}
-    assert (entry.dataset_name, entry.dataset_type, entry.dataset_config) == ("DFEW", "dfew", "fold 1")
+    assert (entry.dataset_name, entry.dataset_type, entry.dataset_config) == ("DFEW", "dfew", "fold1")
+    # In the YAML: no two metrics share type and arguments (a leaderboard keyed on them never mixes the views).
+    metrics = card.data.to_dict()["model-index"][0]["results"][0]["metrics"]
+    assert len({(m["type"], tuple(sorted(m["args"].items()))) for m in metrics}) == 4
+    assert metrics[0]["args"] == {"average": "macro", "test_views": "1x1"}
     assert card.text.lstrip().startswith("# A3lign-DFER on DFEW, fold 1")
     assert 'pipeline("video-classification", model="me/dfew-1", trust_remote_code=True)' in card.text
     assert "| 2x2 (logits averaged) | 65.50 | 76.25 |" in card.text and "| Sad | 48.25 |" in card.text
@@ -142,3 +150,31 @@ def test_each_fold_of_a_five_fold_run_gets_its_own_repository(tmp_path):
     assert hub_repo_id(args) == "dfew" and hub_repo_id(args, "3", several_folds=True) == "dfew-fold-3"
     args.hub_model_id = "me/a3lign-dfew"
     assert hub_repo_id(args, "3", several_folds=True) == "me/a3lign-dfew-fold-3"
+
+
+def test_a_hub_revision_is_created_before_training_and_named_on_failure(tmp_path, monkeypatch):
+    from a3lign.train.hub import HubPush
+
+    branches = []
+
+    class Branching(LocalHub):
+        def create_branch(self, repo_id, *, branch, exist_ok=False, **_):
+            if branch == "taken":
+                raise PermissionError("not allowed")
+            branches.append((repo_id, branch))
+
+    monkeypatch.setattr(LocalHub, "ROOT", tmp_path / "hub")
+    monkeypatch.setattr("a3lign.train.hub.HfApi", Branching)
+    assert HubPush("tiny", revision="fold-1").create() == "tester/tiny" and branches == [("tester/tiny", "fold-1")]
+    with pytest.raises(RuntimeError, match="branch 'taken' of 'tester/tiny' cannot be created"):
+        HubPush("tiny", revision="taken").create()
+
+    class Failing(Branching):
+        def upload_folder(self, **_):
+            raise ConnectionError("network down")
+
+    monkeypatch.setattr("a3lign.train.hub.HfApi", Failing)
+    push = HubPush("tiny", revision="fold-1")
+    push.create()
+    with pytest.raises(RuntimeError, match=r"'.*run' is complete.*upload_folder\(repo_id='tester/tiny'.*revision='fold-1'\)"):
+        push.upload(tmp_path / "run", "message")
