@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from transformers import TrainingArguments, set_seed
+from transformers import TrainerCallback, TrainingArguments, set_seed
 from transformers.dynamic_module_utils import custom_object_save
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .. import A3lignModel, A3lignVideoProcessor
 from ..data import (
@@ -63,6 +64,7 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stag
         mat_sentences=model_args.mat_sentences, mat_tokens=model_args.mat_tokens, bap_stage=first_stage, **overrides,
     )
     if model_args.lora_r <= 0:
+        model.config.custom_pipelines = CUSTOM_PIPELINES  # in every checkpoint's config (`CheckpointPipeline`)
         return model
     from peft import LoraConfig, get_peft_model
 
@@ -85,6 +87,17 @@ def save_model_folder(model: A3lignModel, processor: A3lignVideoProcessor, folde
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     custom_object_save(A3lignVideoClassificationPipeline, folder)
+
+
+class CheckpointPipeline(TrainerCallback):
+    """Each checkpoint loads as the final folder does: the pipeline's code beside the model's (the config names it:
+    `build_model`), so `pipeline(..., model=checkpoint, trust_remote_code=True)` gives one result per clip. (A LoRA
+    checkpoint holds adapters, not a model folder: nothing to add.)"""
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if state.is_world_process_zero and (folder / "config.json").exists():
+            custom_object_save(A3lignVideoClassificationPipeline, folder)
 
 
 @dataclass
@@ -224,7 +237,7 @@ def run_bap(
     metrics = RecallMetrics(labels)
     trainer = BAPTrainer(  # the processor travels with every checkpoint (processing_class)
         model=model, args=training_args, bap=bap_args, compute_metrics=metrics, processing_class=processor,
-        train_dataset=datasets.train, eval_dataset=datasets.test,
+        train_dataset=datasets.train, eval_dataset=datasets.test, callbacks=[CheckpointPipeline()],
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     evaluated_last = any("eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history)

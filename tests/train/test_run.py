@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, AutoModelForVideoClassification, TrainerCallback, TrainingArguments
+from transformers import AutoModel, AutoModelForVideoClassification, TrainerCallback, TrainingArguments, pipeline
 
 from a3lign import A3lignModel, A3lignVideoProcessor
 from a3lign.cli.evaluate import main as evaluate_cli
@@ -80,6 +80,11 @@ def test_train_bap_from_yaml_writes_a_complete_run_folder(tmp_path, synthetic, c
     checkpoints = list(out.glob("checkpoint-*"))
     assert len(checkpoints) == 1  # retention limit
     assert (checkpoints[0] / "video_preprocessor_config.json").exists()  # the processor travels with checkpoints
+    # ...and the pipeline: a checkpoint classifies as the final folder does, one result per clip.
+    classify = pipeline("video-classification", model=str(checkpoints[0]), trust_remote_code=True)
+    assert type(classify).__name__ == "A3lignVideoClassificationPipeline"
+    clip = next(synthetic.rglob("*.mp4"))
+    assert len(classify([str(clip), str(clip)])) == 2
     assert list(out.rglob("events.out.tfevents*")), "tensorboard wrote nothing"
 
     model = AutoModelForVideoClassification.from_pretrained(out)
