@@ -22,6 +22,7 @@ extracted by process k mod world size (`accelerate launch` splits the work), and
 import hashlib
 import json
 import logging
+import os
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -103,9 +104,13 @@ class FrameEmbeddingCache:
             "sampler": SAMPLER_VERSION, "views": [view.describe() for view in self.fixed],
             "training_views": training_views, "training": self.training.describe() if training_views else None,
             "seed": seed, "shard_size": shard_size,
-            "clips": hashlib.sha256("\n".join(f"{c.path}|{c.label}" for c in clips).encode()).hexdigest()[:16],
+            # Each clip's file as the filesystem knows it: `./data` and `data` are one dataset, a copy elsewhere
+            # (re-cropped faces, say) another.
+            "clips": hashlib.sha256("\n".join(f"{os.path.realpath(c.path)}|{c.label}" for c in clips).encode()).hexdigest()[:16],
         }
-        key = hashlib.sha256(json.dumps(self.meta, sort_keys=True).encode()).hexdigest()[:20]
+        # The CLIP is keyed by its weights (`vision_fingerprint`), not by how its path was spelled (kept for humans).
+        keyed = {name: value for name, value in self.meta.items() if name != "clip_name_or_path"}
+        key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:20]
         self.path = Path(cache_dir) / key
         self.num_shards = (len(clips) + shard_size - 1) // shard_size
         self.stand_ins = DecodeFailures(self.path / "decode_failures.jsonl")

@@ -1,6 +1,8 @@
 """The frame-embedding cache: exact views, keys, resumable and split extraction, and training on it."""
 
 import copy
+import dataclasses
+import shutil
 
 import pytest
 import torch
@@ -96,6 +98,18 @@ def test_key_separates_every_setting(tmp_path, clips, tester, setup):
         FrameEmbeddingCache(tmp_path, model, processor, clips, views=[ClipView(), ClipView(segment_offset=0.25)]),
     ]
     assert len({base, *(v.path for v in variants)}) == 1 + len(variants)
+
+
+def test_key_ignores_how_paths_are_spelled(tmp_path, clips, setup, monkeypatch):
+    model, processor = setup
+    base = FrameEmbeddingCache(tmp_path, model, processor, clips).path
+    monkeypatch.setattr(model.config, "clip_name_or_path", "./elsewhere/../clip")  # same weights, another spelling
+    respelled = [dataclasses.replace(c, path=c.path.parent / "." / c.path.name) for c in clips]
+    assert FrameEmbeddingCache(tmp_path, model, processor, respelled).path == base
+    copy = tmp_path / "copy"  # the same files copied elsewhere (faces re-cropped, say): another dataset
+    shutil.copytree(clips[0].path.parent.parent, copy / "x")
+    moved = [dataclasses.replace(c, path=copy / "x" / c.path.relative_to(clips[0].path.parent.parent)) for c in clips]
+    assert FrameEmbeddingCache(tmp_path, model, processor, moved).path != base
 
 
 def test_extraction_resumes_and_splits_across_processes(tmp_path, clips, setup):
