@@ -7,13 +7,13 @@ from .clips import (
     Clip, ClipDataset, DecodeFailures, ListedClip, SplitReport, check_decoding, pixels_or_substitute, report_overlap,
 )
 from .labels import ClassSet
-from .views import ClipView, clip_pixels, evaluation_views, multi_views, parse_test_views, training_view
+from .views import ClipView, clip_pixels, clip_views, evaluation_views, multi_views, parse_test_views, training_view
 from .readers import DATASET_NAMES, FIVE_FOLD, FOLDS, MAFW_LABELS, load_split
 from .synthetic import render_clip, synthesize
 
 __all__ = [
     "Clip", "ClassSet", "ClipDataset", "DecodeFailures", "ListedClip", "SplitReport", "DatasetArguments",
     "check_decoding", "pixels_or_substitute", "report_overlap", "DATASET_NAMES", "FIVE_FOLD", "FOLDS",
-    "MAFW_LABELS", "ClipView", "clip_pixels", "load_split", "parse_test_views", "render_clip", "synthesize",
+    "MAFW_LABELS", "ClipView", "clip_pixels", "clip_views", "load_split", "parse_test_views", "render_clip", "synthesize",
     "evaluation_views", "multi_views", "training_view",
 ]

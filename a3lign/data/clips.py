@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from .labels import ClassSet, LabelError, check_case
-from .views import ClipView, clip_pixels
+from .views import ClipView, clip_pixels, clip_views
 from ..decoding_a3lign import IMAGE_EXTENSIONS, count_video_frames, list_frame_files, read_clip_frames
 
 logger = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ class ClipDataset(torch.utils.data.Dataset):
         """The pixels of one clip in this dataset's view(s)."""
         if isinstance(self.views, ClipView):
             return clip_pixels(self.processor, path, self.views)
-        return torch.stack([clip_pixels(self.processor, path, view) for view in self.views])
+        return clip_views(self.processor, path, self.views)
 
     def __getitem__(self, index: int) -> dict:
         if self.failures is None and not self.strict:

@@ -73,3 +73,18 @@ def clip_pixels(processor, path, view: ClipView = ClipView(), generator: torch.G
     if view.augment:
         return processor.augment(frames, generator, flip=view.flip)
     return processor.crop_view(frames, view.crop_position)
+
+
+def clip_views(processor, path, views: list[ClipView]) -> torch.Tensor:
+    """Pixels `(V, F, 3, crop, crop)` of fixed `views` of one clip, each exactly `clip_pixels(processor, path, view)`,
+    with the clip decoded once per temporal sampling (multi-view testing: 2 decodes for 2x2 views, not 4)."""
+    decoded = {}
+    pixels = []
+    for view in views:
+        if view == ClipView() or view.random_segments or view.augment:  # the pipeline's own path, or random draws
+            pixels.append(clip_pixels(processor, path, view))
+            continue
+        if view.segment_offset not in decoded:
+            decoded[view.segment_offset] = processor.load_clip(path, offset=view.segment_offset)[0]
+        pixels.append(processor.crop_view(decoded[view.segment_offset], view.crop_position))
+    return torch.stack(pixels)

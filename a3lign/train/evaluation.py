@@ -4,6 +4,7 @@ logits of a clip's views are averaged)."""
 
 import torch
 
+from .frame_cache import precision_context
 from .metrics import load_dfer_recall
 
 # What a dataset may hand the model per clip: decoded frames, or cached frame embeddings.
@@ -39,20 +40,22 @@ def view_averaged_logits(model, batch: dict, device, dtype) -> torch.Tensor:
     key = next(k for k in MODEL_INPUTS if k in batch)
     inputs = batch[key].to(device, dtype)
     if inputs.dim() == VIEW_DIMS[key] + 1:
-        return model(**{key: inputs}).logits
+        return model(**{key: inputs}).logits.float()
     clips, views = inputs.shape[:2]
-    return model(**{key: inputs.flatten(0, 1)}).logits.view(clips, views, -1).mean(1)
+    return model(**{key: inputs.flatten(0, 1)}).logits.float().view(clips, views, -1).mean(1)
 
 
 @torch.no_grad()
-def evaluate_model(model, dataset, batch_size: int = 8, num_workers: int = 0) -> dict:
+def evaluate_model(model, dataset, batch_size: int = 8, num_workers: int = 0, precision: torch.dtype | None = None) -> dict:
     """UAR / WAR (%) and per-class recall of `model` on a dataset of `{"pixel_values_videos" or
-    "frame_embeddings", "labels"}`, one view per clip or several (logits averaged)."""
+    "frame_embeddings", "labels"}`, one view per clip or several (logits averaged). `precision`: autocast dtype, as
+    the run's own evaluations use (bf16 / fp16 runs), so multi-view figures compare with single-view ones."""
     model.eval()
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     predictions, references = [], []
     for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
-        logits = view_averaged_logits(model, batch, device, dtype)
+        with precision_context(device, precision):
+            logits = view_averaged_logits(model, batch, device, dtype)
         predictions += logits.argmax(-1).tolist()
         references += batch["labels"].tolist()
     result = load_dfer_recall().compute(

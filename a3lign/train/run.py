@@ -254,7 +254,7 @@ def run_bap(
     if datasets.multi_view_test is not None and trainer.is_world_process_zero():
         # The final model on every test view of each clip (logits averaged), beside the single view.
         multi_view = evaluate_model(final_model, datasets.multi_view_test, training_args.per_device_eval_batch_size,
-                                    training_args.dataloader_num_workers)
+                                    training_args.dataloader_num_workers, precision=training_precision(training_args))
         multi_view["views"] = data_args.test_views
         logger.info("multi-view (%s): UAR %.2f  WAR %.2f", data_args.test_views, multi_view["uar"], multi_view["war"])
     figures = {

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from a3lign import A3lignVideoProcessor
-from a3lign.data import ClipDataset, ClipView, load_split, evaluation_views, training_view
+from a3lign.data import ClipDataset, ClipView, clip_pixels, evaluation_views, load_split, training_view
 from a3lign.decoding_a3lign import read_clip_frames
 
 from ..videos import noise_frames, write_frame_folder, write_video
@@ -35,6 +35,14 @@ def test_clip_dataset_yields_model_inputs(tmp_path):
     # Multi-view testing: 2 x 2 views stacked; the centre view of a 1 x 1 set is the pipeline's view.
     multi = ClipDataset(report.clips, processor, evaluation_views(2, 2))[1]["pixel_values_videos"]
     assert multi.shape == (4, 8, 3, 56, 56) and len({v.sum().item() for v in multi}) == 4
+    # Each view exactly its own clip_pixels, with the clip decoded once per temporal offset (2, not 4).
+    for view, pixels in zip(evaluation_views(2, 2), multi):
+        assert torch.equal(pixels, clip_pixels(processor, report.clips[1].path, view))
+    loads = []
+    load_clip = processor.load_clip
+    processor.load_clip = lambda *args, **kwargs: loads.append(kwargs["offset"]) or load_clip(*args, **kwargs)
+    ClipDataset(report.clips, processor, evaluation_views(2, 2))[1]
+    assert loads == [0.25, 0.75]
     (centre,) = evaluation_views(1, 1)
     assert centre == ClipView()
 

@@ -34,3 +34,19 @@ def test_multi_view_logits_are_the_views_average():
     views = torch.randn(2, 5, 4, 3)
     expected = views.mean(2).mean(1)
     torch.testing.assert_close(view_averaged_logits(Model(), {"frame_embeddings": views}, "cpu", torch.float32), expected)
+
+
+def test_evaluation_runs_in_the_runs_precision(tester):
+    """A bf16 run's multi-view figures come from the same precision as its per-epoch evaluations (autocast)."""
+    from a3lign.train.evaluation import evaluate_model
+
+    model = tester.build_model(num_frames=4)
+    data = [{"frame_embeddings": torch.randn(2, 4, model.config.clip_config.projection_dim), "labels": k % 3}
+            for k in range(6)]
+    seen = []
+    forward = model.forward
+    model.forward = lambda **inputs: seen.append(torch.is_autocast_enabled("cpu")) or forward(**inputs)
+    plain = evaluate_model(model, data, batch_size=3)
+    assert seen == [False, False]
+    halved = evaluate_model(model, data, batch_size=3, precision=torch.bfloat16)
+    assert seen[2:] == [True, True] and halved["num_clips"] == plain["num_clips"] == 6
