@@ -82,7 +82,8 @@ class Analyzer:
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         plot = plot_timeline(timeline, output_dir / f"{Path(video).name.rsplit('.', 1)[0]}_timeline.png")
-        return Analysis(top=top, face=face, face_box=box, face_crop=self.processor.face_crop, timeline=timeline, plot=plot, summary=format_summary(timeline))
+        return Analysis(top=top, face=face, face_box=box, face_crop=self.processor.face_crop, timeline=timeline,
+                        plot=plot, summary=format_summary(timeline))
 
 
 __all__ = ["Analysis", "Analyzer"]

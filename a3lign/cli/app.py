@@ -9,11 +9,10 @@ loopback address unless `--host` says otherwise.
 """
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # a model on the Hub, fetched by from_pretrained (a folder may look alike)
+from ..train.model_card import HUB_ID  # a model on the Hub, fetched by from_pretrained (a folder may look alike)
 
 FACE_CROP = {"true": True, "false": False, "strict": "strict", "folder": None}
 

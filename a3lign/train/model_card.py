@@ -13,13 +13,14 @@ from huggingface_hub import EvalResult, ModelCardData
 
 # The names the papers use; other datasets (csv, folder, synthetic, ...) keep their flag's name.
 DATASET_TITLES = {"dfew": "DFEW", "ferv39k": "FERV39k", "mafw": "MAFW"}
-HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # `owner/name`: a model on the Hub (a relative folder may look alike)
 
 LIMITS = """## Limits
 
 - **Faces only.** The model reads the face in a short clip ({num_frames} frames sampled over it). It was trained on
-  clips already cut to the face (as DFEW, FERV39k and MAFW ship them); raw footage must be cut to the face first (`face_crop=True` in the processor, `a3lign predict
-  --face_crop true`), and a clip without a visible face gets a guess, not an answer.
+  clips already cut to the face (as DFEW, FERV39k and MAFW ship them); raw footage must be cut to the face first
+  (`face_crop=True` in the processor, `a3lign predict --face_crop true`), and a clip without a visible face gets a
+  guess, not an answer.
 - **Acted, then in the wild.** DFEW, FERV39k and MAFW are clips from films and TV: expressions performed by actors,
   filmed in varied light and poses. Posed laboratory sets, webcams, children, or cultures under-represented in
   films look different; expect lower recall there, and measure on your own data before relying on it.

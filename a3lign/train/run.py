@@ -28,8 +28,8 @@ from .bap import BAPTrainer, stage_at_epoch, unwrap
 from .evaluation import evaluate_model
 from .frame_cache import CachedViews, build_cached_split, frame_embeddings
 from .frame_statistics import evenly_spaced, set_frame_statistics_from
-from .metrics import RecallMetrics
 from .hub import HubPush, hub_repo_id
+from .metrics import RecallMetrics
 from .model_card import write_model_card
 from .reporting import (
     epoch_history, plot_confusion_matrix, plot_training_curves, stage_results, write_fold_table, write_metrics,
