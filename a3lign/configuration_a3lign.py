@@ -25,6 +25,18 @@ VIT_L14_CLIP_CONFIG = {
 SYNC_SOURCES = ("video", "text")
 
 
+# The custom pipeline every saved model folder names in its config (`A3lignModel.save_pretrained` copies its code):
+# `pipeline("video-classification", model=folder, trust_remote_code=True)` builds it (one result per clip).
+CUSTOM_PIPELINES = {
+    "video-classification": {
+        "impl": "pipeline_a3lign.A3lignVideoClassificationPipeline",
+        "pt": ["AutoModelForVideoClassification"],
+        "tf": [],
+        "type": "video",
+    }
+}
+
+
 class A3lignConfig(PreTrainedConfig):
     r"""
     Configuration of an [`A3lignModel`]: a frozen CLIP, the Multi-Dimensional Alignment Tokens (MAT),

@@ -15,7 +15,9 @@ builds its model without the `a3lign` package and without the processor's decodi
 """
 
 import math
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +28,10 @@ from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput
 
-from .configuration_a3lign import A3lignConfig
+from .configuration_a3lign import CUSTOM_PIPELINES, A3lignConfig
+
+# The files of the custom pipeline every saved folder carries (the pipeline and the processor it imports).
+PIPELINE_FILES = ("pipeline_a3lign.py", "processing_a3lign.py", "decoding_a3lign.py", "faces_a3lign.py")
 
 # CLIP's fixed BPE vocabulary: <|startoftext|> and <|endoftext|>. Old hub configs of the OpenAI
 # checkpoints carry bos=0 / eos=2 instead; transformers special-cases eos == 2 the same way.
@@ -249,15 +254,24 @@ class A3lignModel(A3lignPreTrainedModel):
         self.logit_scale.requires_grad_(self.config.logit_scale_learnable)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Save config, weights (safetensors) and code. The video processor is a separate object: save
-        `A3lignVideoProcessor.from_model_config(model.config)` beside it (training runs do)."""
+        """Save config, weights (safetensors) and code, the custom pipeline's included (named in
+        `config.custom_pipelines`), so that `pipeline(model=folder)` gives one result per clip. The video processor
+        is a separate object: save `A3lignVideoProcessor.from_model_config(model.config)` beside it (runs do)."""
         # register_for_auto_class records one class per save: name every Auto entry point.
         self.config.auto_map = {
             "AutoConfig": "configuration_a3lign.A3lignConfig",
             "AutoModel": "modeling_a3lign.A3lignModel",
             "AutoModelForVideoClassification": "modeling_a3lign.A3lignModel",
         }
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        self.config.custom_pipelines = CUSTOM_PIPELINES
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        # The pipeline's code and what it imports (the processor's files), copied as files: importing them here would
+        # make building the model need PyAV. Trainer checkpoints are saved through here too.
+        here, there = Path(__file__).parent, Path(save_directory)
+        for name in PIPELINE_FILES:
+            if (here / name).exists() and not ((there / name).exists() and (there / name).samefile(here / name)):
+                shutil.copyfile(here / name, there / name)
+        return result
 
     def _apply(self, fn, *args, **kwargs):
         # Every dtype / device move lands here: new storages could reuse old addresses, so drop the cache.

@@ -5,25 +5,16 @@ first clip's scores, so a 5-D batch `(B, F, ...)` would come back as clip 0 only
 list of frames would be classified frame by frame. This subclass reads its input with the processor's
 batching rules first (`make_clip_batch`: a path, a frame folder, a `(T, H, W, C)` array, a list of frames
 or one image is ONE clip; a list of clips or a 5-D array is a batch), then hands the base pipeline one
-clip per item. A model folder saved by `a3lign` names it in `config.json` (`custom_pipelines`), so
+clip per item. Every model folder (`A3lignModel.save_pretrained`) names it in `config.json` (`custom_pipelines`), so
 `pipeline("video-classification", model=folder, trust_remote_code=True)` builds it.
 
-Remote code: imports only transformers, numpy, torch and the sibling processor.
+Remote code: imports only transformers, numpy, torch and the sibling configuration and processor.
 """
 
 from transformers.pipelines import VideoClassificationPipeline
 
+from .configuration_a3lign import CUSTOM_PIPELINES  # where a saved folder's config says this class is
 from .processing_a3lign import is_single_clip, make_clip_batch
-
-# Where this class is found in a saved folder, as `config.custom_pipelines` names it.
-CUSTOM_PIPELINES = {
-    "video-classification": {
-        "impl": "pipeline_a3lign.A3lignVideoClassificationPipeline",
-        "pt": ["AutoModelForVideoClassification"],
-        "tf": [],
-        "type": "video",
-    }
-}
 
 
 class A3lignVideoClassificationPipeline(VideoClassificationPipeline):

@@ -76,7 +76,7 @@ def test_building_the_model_needs_only_torch_and_transformers(saved_stage2):
     folder = saved_stage2[0]
     carried = {path.name: path for path in folder.glob("*.py")}
     assert set(carried) == {"configuration_a3lign.py", "modeling_a3lign.py", "processing_a3lign.py", "decoding_a3lign.py",
-                            "faces_a3lign.py"}
+                            "faces_a3lign.py", "pipeline_a3lign.py"}  # every folder carries the pipeline
     auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
     model_files = {f"{reference.split('.')[0]}.py" for reference in auto_map.values()}
     model_files |= {os.path.basename(f) for name in list(model_files) for f in get_relative_import_files(carried[name])}

@@ -76,4 +76,4 @@ def test_remote_code_imports_only_its_siblings_relatively():
     # The model builds from config + modeling alone: no processor, no decoding (PyAV).
     assert siblings == {"configuration_a3lign": set(), "modeling_a3lign": {"configuration_a3lign"},
                         "processing_a3lign": {"decoding_a3lign", "faces_a3lign"}, "decoding_a3lign": set(), "faces_a3lign": set(),
-                        "pipeline_a3lign": {"processing_a3lign"}}
+                        "pipeline_a3lign": {"configuration_a3lign", "processing_a3lign"}}

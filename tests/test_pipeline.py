@@ -7,8 +7,10 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
+from transformers import pipeline
 
 from a3lign import A3lignModel, A3lignVideoProcessor
 from a3lign.train.run import save_model_folder
@@ -122,3 +124,23 @@ def test_a_processor_that_does_not_match_the_model_is_refused(tester, tmp_path):
         pipeline("video-classification", model=str(folder), trust_remote_code=True)
     with pytest.raises(ValueError, match=r"takes \(3, 32, 32\)"):
         model(pixel_values_videos=torch.zeros(1, tester.num_frames, 3, 64, 64))
+
+
+def test_a_folder_saved_the_readme_way_carries_the_pipeline(tester, tmp_path):
+    """`model.save_pretrained(folder)` and the processor beside it, no training run: the pipeline built from the folder
+    is A3lign's, giving one result per clip of a 5-D batch and a named error for an empty list."""
+    model = tester.build_model()
+    folder = tmp_path / "mine"
+    model.save_pretrained(folder)
+    A3lignVideoProcessor.from_model_config(model.config).save_pretrained(folder)
+    assert json.loads((folder / "config.json").read_text())["custom_pipelines"]["video-classification"]["impl"] == \
+        "pipeline_a3lign.A3lignVideoClassificationPipeline"
+    assert {"pipeline_a3lign.py", "processing_a3lign.py", "decoding_a3lign.py", "faces_a3lign.py"} <= \
+        {path.name for path in folder.glob("*.py")}
+    classify = pipeline("video-classification", model=str(folder), trust_remote_code=True)
+    assert type(classify).__name__ == "A3lignVideoClassificationPipeline"
+    batch = np.random.default_rng(0).integers(0, 256, (3, 5, 40, 40, 3), dtype=np.uint8)
+    results = classify(batch)
+    assert len(results) == 3 and all(len(result) == 3 for result in results)
+    with pytest.raises(ValueError, match="no clip given: expected a clip or a non-empty list of clips"):
+        classify([])

@@ -14,15 +14,12 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from transformers import TrainerCallback, TrainingArguments, set_seed
-from transformers.dynamic_module_utils import custom_object_save
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers import TrainingArguments, set_seed
 
 from .. import A3lignModel, A3lignVideoProcessor
 from ..data import (
     ClipDataset, ClipView, DatasetArguments, DecodeFailures, multi_views, training_view,
 )
-from ..pipeline_a3lign import CUSTOM_PIPELINES, A3lignVideoClassificationPipeline
 from .arguments import LORA_TOWERS, BAPArguments, ModelArguments, TrainingDataArguments
 from .bap import BAPTrainer, stage_at_epoch, unwrap
 from .evaluation import evaluate_model
@@ -64,7 +61,6 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stag
         mat_sentences=model_args.mat_sentences, mat_tokens=model_args.mat_tokens, bap_stage=first_stage, **overrides,
     )
     if model_args.lora_r <= 0:
-        model.config.custom_pipelines = CUSTOM_PIPELINES  # in every checkpoint's config (`CheckpointPipeline`)
         return model
     from peft import LoraConfig, get_peft_model
 
@@ -79,25 +75,11 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stag
 
 
 def save_model_folder(model: A3lignModel, processor: A3lignVideoProcessor, folder) -> None:
-    """The published folder: the model (config, safetensors, code), the processor that feeds it, which must
-    match it (crop = `image_size`, frames = `num_frames`), and the pipeline class that gives one result per
-    clip (named in `config.custom_pipelines`, its code copied beside the model's)."""
+    """The published folder: the model (config, safetensors, code, the pipeline that gives one result per clip) and the
+    processor that feeds it, which must match it (crop = `image_size`, frames = `num_frames`)."""
     processor.check_matches(model.config)
-    model.config.custom_pipelines = CUSTOM_PIPELINES
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
-    custom_object_save(A3lignVideoClassificationPipeline, folder)
-
-
-class CheckpointPipeline(TrainerCallback):
-    """Each checkpoint loads as the final folder does: the pipeline's code beside the model's (the config names it:
-    `build_model`), so `pipeline(..., model=checkpoint, trust_remote_code=True)` gives one result per clip. (A LoRA
-    checkpoint holds adapters, not a model folder: nothing to add.)"""
-
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-        if state.is_world_process_zero and (folder / "config.json").exists():
-            custom_object_save(A3lignVideoClassificationPipeline, folder)
 
 
 @dataclass
@@ -237,7 +219,7 @@ def run_bap(
     metrics = RecallMetrics(labels)
     trainer = BAPTrainer(  # the processor travels with every checkpoint (processing_class)
         model=model, args=training_args, bap=bap_args, compute_metrics=metrics, processing_class=processor,
-        train_dataset=datasets.train, eval_dataset=datasets.test, callbacks=[CheckpointPipeline()],
+        train_dataset=datasets.train, eval_dataset=datasets.test,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     evaluated_last = any("eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history)
