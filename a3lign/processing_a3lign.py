@@ -3,24 +3,28 @@
 Inputs follow transformers' batching rules (`make_batched_videos`). One clip: a path to a video file (mp4,
 avi, webm, mkv, mov, ...) or to a folder of frame images; a `(T, H, W, C)`, `(T, C, H, W)` or `(T, H, W)`
 array or tensor; a list of frames (PIL images or `(H, W, C)` arrays); one image. A batch: a list of clips,
-or a 5-D `(B, T, H, W, C)` / `(B, T, C, H, W)` array or tensor. Frames are sampled one per equal segment
-(`sample_frames`: segment centres), resized (shortest edge 120), centre-cropped (112), scaled and
-normalised with CLIP's mean and std. `augment` is the training-time counterpart (random crop, flip), with
+or a 5-D `(B, T, H, W, C)` / `(B, T, C, H, W)` array or tensor. Frames are sampled one per equal segment of
+the clip's time (`sample_frames`: segment centres), resized (shortest edge 120), centre-cropped (112), scaled
+and normalised with CLIP's mean and std. `augment` is the training-time counterpart (random crop, flip), with
 one draw of its random parameters per clip.
 
-Files are decoded with PyAV (`fetch_videos`; transformers' own needs torchcodec), only the sampled frames.
+Files are decoded with PyAV as a player shows them (`fetch_videos`, sibling `decoding_a3lign`: the main video
+stream, upright, square pixels, timed by their timestamps; transformers' own decoder needs torchcodec), only the
+sampled frames; a frame folder's frames are `frame_folder_fps` apart.
 
-`face_crop=True` (raw footage) cuts every sampled frame around the clip's main face before resizing (sibling
-`faces_a3lign`, OpenCV); a clip without a face keeps the centre crop, with a warning, counted in
-`face_crop_counts`; `face_crop="strict"` raises instead.
+`face_crop=True` (raw footage) cuts every sampled frame around its shot's main face before resizing, eyes level
+(sibling `faces_a3lign`: OpenCV and MTCNN); frames where the face is gone are counted and warned about; a clip
+without any face keeps the centre crop, with a warning, counted in `face_crop_counts`; `face_crop="strict"`
+raises instead.
 
-Remote code: imports only torch, transformers (numpy, PIL) and its sibling decoding and faces files (OpenCV only
-inside `try`, so a folder loads without it).
+Remote code: imports only torch, transformers (numpy, PIL) and its sibling decoding and faces files (OpenCV and
+MTCNN only inside `try`, so a folder loads without them).
 """
 
 import logging
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -30,8 +34,10 @@ from transformers import BaseVideoProcessor, BatchFeature
 from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ChannelDimension, PILImageResampling
 from transformers.video_utils import VideoMetadata, make_batched_videos
 
-from .decoding_a3lign import frames_to_uint8_array, read_sampled_frames, sample_segment_indices
-from .faces_a3lign import OPENCV_MISSING, crop_frames, face_boxes, opencv_available
+from .decoding_a3lign import (
+    DEFAULT_FOLDER_FPS, FrameTiming, check_folder_fps, frames_to_uint8_array, read_sampled_frames, sample_segment_indices,
+)
+from .faces_a3lign import DEFAULT_DETECTOR, OPENCV_MISSING, check_detector, face_crops, opencv_available
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +46,16 @@ RESIZE_OVER_CROP = 120 / 112
 # face_crop's values: off, on with the centre crop where no face is found, on with an error there.
 FACE_CROP_MODES = (False, True, "strict")
 # Settings of this processor beyond transformers' own (constructor and saved config only, never per call).
-FACE_SETTINGS = ("face_crop", "face_margin")
+OWN_SETTINGS = ("face_crop", "face_margin", "face_detector", "frame_folder_fps")
 # What one input item may be (anything else would be dropped silently by the batching rules).
 READABLE = (str, os.PathLike, np.ndarray, torch.Tensor, Image.Image, list, tuple)
+
+
+@dataclass
+class A3lignVideoMetadata(VideoMetadata):
+    """transformers' video metadata plus when each frame is shown (`timing`), so that sampling follows time."""
+
+    timing: FrameTiming | None = None
 
 
 def _describe(item) -> str:
@@ -137,6 +150,12 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             with a warning, counted in `face_crop_counts`; `"strict"` raises a `ValueError` naming the clip.
         face_margin (`float`, *optional*, defaults to 0.25):
             Margin added on each side of the face box, as a fraction of its side (0.25: a square 1.5 faces wide).
+        face_detector (`str`, *optional*, defaults to `"mtcnn"`):
+            The face detector of `face_crop`: `"mtcnn"` (boxes and eye landmarks: crops are turned eyes level) or
+            `"haar"` (OpenCV's cascades, upright frontal and profile faces only, no landmarks: crops stay upright).
+        frame_folder_fps (`float`, *optional*, defaults to 25):
+            Frames per second of clips given as frame folders, which state none (videos are timed by their own
+            timestamps). Sampling is by time either way; the rate sets the seconds that timelines report.
     """
 
     resample = PILImageResampling.BICUBIC
@@ -155,24 +174,27 @@ class A3lignVideoProcessor(BaseVideoProcessor):
     num_frames = 16
     model_input_names = ["pixel_values_videos"]
 
-    def __init__(self, face_crop: bool | str = False, face_margin: float = 0.25, **kwargs):
+    def __init__(self, face_crop: bool | str = False, face_margin: float = 0.25, face_detector: str = DEFAULT_DETECTOR,
+                 frame_folder_fps: float = DEFAULT_FOLDER_FPS, **kwargs):
         super().__init__(**kwargs)
         if face_crop not in FACE_CROP_MODES or isinstance(face_crop, (int, float)) and not isinstance(face_crop, bool):
             raise ValueError(f"face_crop={face_crop!r} is invalid: expected False, True (centre crop where no face is "
                              f"found) or 'strict' (an error where no face is found)")
         if isinstance(face_margin, bool) or not isinstance(face_margin, (int, float)) or not 0 <= face_margin <= 10:
             raise ValueError(f"face_margin={face_margin!r} is invalid: expected a fraction of the face's side in [0, 10], e.g. 0.25")
-        if face_crop and not opencv_available():
+        if face_crop and not opencv_available(face_detector):
             raise ImportError(OPENCV_MISSING)
         self.face_crop = face_crop
         self.face_margin = float(face_margin)
-        self._face_crop_counts = {"clips": 0, "no_face": 0}
+        self.face_detector = check_detector(face_detector)
+        self.frame_folder_fps = check_folder_fps(frame_folder_fps)
+        self._face_crop_counts = {"clips": 0, "no_face": 0, "frames": 0, "frames_without_face": 0}
 
     @classmethod
     def from_dict(cls, video_processor_dict: dict, **kwargs) -> "A3lignVideoProcessor":
         # `from_pretrained(folder, face_crop=True)`: through the constructor, validated (transformers would only
         # setattr keys it does not know).
-        settings = {key: kwargs.pop(key) for key in FACE_SETTINGS if key in kwargs}
+        settings = {key: kwargs.pop(key) for key in OWN_SETTINGS if key in kwargs}
         return super().from_dict({**video_processor_dict, **settings}, **kwargs)
 
     @property
@@ -209,7 +231,7 @@ class A3lignVideoProcessor(BaseVideoProcessor):
     # ----- transformers' public hooks ----------------------------------------------------------------
     def preprocess(self, videos, **kwargs) -> BatchFeature:
         """Clips -> `pixel_values_videos (B, F, 3, crop, crop)` (see the module docstring for the inputs)."""
-        given = [key for key in FACE_SETTINGS if key in kwargs]
+        given = [key for key in OWN_SETTINGS if key in kwargs]
         if given:  # transformers would ignore them, with a warning
             raise ValueError(f"{', '.join(given)} cannot be given per call: set it on the processor, "
                              f"A3lignVideoProcessor({given[0]}=...) or from_pretrained(folder, {given[0]}=...)")
@@ -230,13 +252,14 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         self, metadata: VideoMetadata, num_frames: int | None = None, fps: float | None = None,
         training: bool = False, generator: torch.Generator | None = None, offset: float = 0.5, **kwargs,
     ) -> list[int]:
-        """Indices of the frames to keep: one per equal segment, at `offset` of it (0.5: its centre;
-        `training`: a random frame of it, drawn from `generator`). A clip shorter than `num_frames` is
-        played once and padded by repeating its last frame; repeated indices are kept (transformers' own
-        sampler rejects short clips)."""
+        """Indices of the frames to keep: one per equal segment of the clip's time (`metadata.timing`, when the
+        clip was read from a file), at `offset` of it (0.5: its centre; `training`: a random frame of it, drawn
+        from `generator`). A clip shorter than `num_frames` is played once and padded by repeating its last
+        frame; repeated indices are kept (transformers' own sampler rejects short clips)."""
         if fps is not None:
             raise ValueError(f"fps={fps} is not supported: A3lign samples num_frames segments of each clip")
-        return sample_segment_indices(metadata.total_num_frames, num_frames or self.num_frames, training, generator, offset)
+        return sample_segment_indices(metadata.total_num_frames, num_frames or self.num_frames, training, generator,
+                                      offset, timing=getattr(metadata, "timing", None))
 
     def _decode_and_sample_videos(self, videos, video_metadata, do_sample_frames=None, sample_indices_fn=None):
         """transformers' decoding and sampling, then (`face_crop`) each clip's sampled frames cut around its face."""
@@ -253,21 +276,29 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         return cropped, metadata
 
     def crop_face(self, frames: np.ndarray, indices=None, name: str | None = None) -> np.ndarray:
-        """One sampled clip's frames `(T, H, W, 3)` uint8 at frame `indices` (default `0..T-1`) cut around its main
-        face: `(T, side, side, 3)` (`faces_a3lign.face_boxes`). Without a face: the frames unchanged, warned and
-        counted (`face_crop=True`), or a `ValueError` naming the clip (`"strict"`)."""
+        """One sampled clip's frames `(T, H, W, 3)` uint8 at frame `indices` (default `0..T-1`) cut around its faces:
+        `(T, side, side, 3)` (`faces_a3lign.face_crops`: shots, main face per shot, eyes level). Frames where the face
+        is gone are counted (`face_crop_counts["frames_without_face"]`) and warned about. Without any face: the frames
+        unchanged, warned and counted (`face_crop=True`), or a `ValueError` naming the clip (`"strict"`)."""
         indices = list(range(len(frames))) if indices is None else [int(i) for i in indices]
-        boxes = face_boxes(frames, indices, self.face_margin)
-        self._face_crop_counts["clips"] += 1
-        if boxes is not None:
-            return crop_frames(frames, boxes)
+        crops, placement = face_crops(frames, indices, self.face_margin, self.face_detector)
+        counts = self._face_crop_counts
+        counts["clips"] += 1
         what = f"'{name}'" if name else f"an in-memory clip of {len(frames)} frames"
+        if crops is not None:
+            missing = int((~placement.present).sum())
+            counts["frames"] += len(frames)
+            counts["frames_without_face"] += missing
+            if missing:
+                logger.warning("the face is gone from %d of the %d sampled frames of %s (it left the frame or a shot "
+                               "shows no face): those frames are cut where the face was last seen", missing, len(frames), what)
+            return crops
         if self.face_crop == "strict":
-            raise ValueError(f"no face found in {what} (face_crop='strict'): no frontal or profile face of at least "
-                             f"a tenth of the frame's shorter side in its sampled frames")
-        self._face_crop_counts["no_face"] += 1
+            raise ValueError(f"no face found in {what} (face_crop='strict'): no face of at least a twentieth of the "
+                             f"frame's shorter side in its sampled frames")
+        counts["no_face"] += 1
         logger.warning("no face found in %s: centre crop used (face_crop=True; %d of %d clips without a face so far)",
-                       what, self._face_crop_counts["no_face"], self._face_crop_counts["clips"])
+                       what, counts["no_face"], counts["clips"])
         return frames
 
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
@@ -281,15 +312,19 @@ class A3lignVideoProcessor(BaseVideoProcessor):
                     decoded.append(self.fetch_videos(path, sample_indices_fn))
             return [frames for frames, _ in decoded], [metadata for _, metadata in decoded]
 
-        def choose(total: int):
+        def choose(timing: FrameTiming):
             if sample_indices_fn is None:
-                return range(total)
-            return sample_indices_fn(metadata=VideoMetadata(total_num_frames=total, video_backend="pyav"))
+                return range(timing.num_frames)
+            return sample_indices_fn(metadata=self._metadata(timing))
 
-        frames, indices, total = read_sampled_frames(video_url_or_urls, choose)
-        metadata = VideoMetadata(total_num_frames=total, height=frames.shape[1], width=frames.shape[2],
-                                 video_backend="pyav", frames_indices=indices)
+        frames, indices, info = read_sampled_frames(video_url_or_urls, choose, self.frame_folder_fps)
+        metadata = self._metadata(info.timing, height=frames.shape[1], width=frames.shape[2], frames_indices=indices)
         return frames, metadata
+
+    @staticmethod
+    def _metadata(timing: FrameTiming, **values) -> A3lignVideoMetadata:
+        return A3lignVideoMetadata(total_num_frames=timing.num_frames, fps=timing.rate, duration=timing.duration,
+                                   video_backend="pyav", timing=timing, **values)
 
     # ----- one clip, for datasets ------------------------------------------------------------------------
     def load_clip(

@@ -1,13 +1,15 @@
-"""Videos made of a real photograph for the face tests: scikit-image's `astronaut` panned, zoomed and shaken over
-a faceless background, with the true face box of every frame; and clips of faceless photographs."""
+"""Videos made of real photographs for the face tests: scikit-image's `astronaut` (and its `camera`man) panned,
+zoomed and shaken over a faceless background, with the true face box of every frame; the astronaut tilted; clips of
+faceless photographs."""
 
 import numpy as np
 from PIL import Image
 from skimage import data
 
-# The astronaut's face in her 512 x 512 photo (brows to chin, cheek to cheek), located by eye.
+# The astronaut's face in her 512 x 512 photo (brows to chin, cheek to cheek), located by eye; the cameraman's too.
 PHOTO_FACE = np.array([178.0, 69.0, 270.0, 161.0])
 PHOTO_FACE_SIDE = 92.0
+CAMERA_FACE = np.array([195.0, 120.0, 259.0, 192.0])
 HEIGHT, WIDTH = 240, 320
 
 
@@ -17,25 +19,28 @@ def background(seed: int = 0, height: int = HEIGHT, width: int = WIDTH) -> np.nd
     return np.asarray(Image.fromarray(coarse).resize((width, height), Image.BICUBIC))
 
 
-def place_photo(canvas: np.ndarray, face_side: float, centre: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """The astronaut photo scaled so that her face is `face_side` px, pasted with the face's centre at `centre`
-    (x, y). Returns the frame and the face box `(x0, y0, x1, y1)` in it."""
-    photo = data.astronaut()
-    scale = face_side / PHOTO_FACE_SIDE
+def place_photo(canvas: np.ndarray, face_side: float, centre: tuple[float, float], photo: np.ndarray | None = None,
+                face: np.ndarray = PHOTO_FACE) -> tuple[np.ndarray, np.ndarray]:
+    """A photo (default: the astronaut) scaled so that its `face` is `face_side` px, pasted with the face's centre at
+    `centre` (x, y). Returns the frame and the face box `(x0, y0, x1, y1)` in it."""
+    photo = data.astronaut() if photo is None else photo
+    scale = face_side / max(face[2] - face[0], face[3] - face[1])
     size = max(1, round(512 * scale))
     scaled = np.asarray(Image.fromarray(photo).resize((size, size), Image.BILINEAR))
-    face = PHOTO_FACE * size / 512
+    face = face * size / 512
     left = round(centre[0] - (face[0] + face[2]) / 2)
     top = round(centre[1] - (face[1] + face[3]) / 2)
     frame = canvas.copy()
     height, width = frame.shape[:2]
     x0, y0, x1, y1 = max(left, 0), max(top, 0), min(left + size, width), min(top + size, height)
-    frame[y0:y1, x0:x1] = scaled[y0 - top : y1 - top, x0 - left : x1 - left]
+    if x1 > x0 and y1 > y0:
+        frame[y0:y1, x0:x1] = scaled[y0 - top : y1 - top, x0 - left : x1 - left]
     return frame, face + [left, top, left, top]
 
 
 def astronaut_video(num_frames: int = 32, face_side=60.0, centre=(160.0, 120.0), shake: float = 0.0,
-                    noise: float = 3.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                    noise: float = 3.0, seed: int = 0, photo: np.ndarray | None = None,
+                    face: np.ndarray = PHOTO_FACE) -> tuple[np.ndarray, np.ndarray]:
     """`(T, 240, 320, 3)` uint8 frames and `(T, 4)` true face boxes. `face_side` (a value or a `(start, end)` pair:
     a zoom) and `centre` (`(x, y)` or `((x, y), (x, y))`: a pan) move linearly over the clip; `shake` adds a random offset of up to that
     many pixels per frame; `noise` is the std of per-pixel noise (a camera's, a codec's)."""
@@ -48,7 +53,7 @@ def astronaut_video(num_frames: int = 32, face_side=60.0, centre=(160.0, 120.0),
     frames, boxes = [], []
     for side, (x, y) in zip(sides, centres):
         offset = rng.uniform(-shake, shake, 2) if shake else (0.0, 0.0)
-        frame, box = place_photo(canvas, side, (x + offset[0], y + offset[1]))
+        frame, box = place_photo(canvas, side, (x + offset[0], y + offset[1]), photo, face)
         frames.append(frame)
         boxes.append(box)
     frames = np.stack(frames).astype(float) + rng.normal(0, noise, (num_frames, *canvas.shape))
@@ -63,7 +68,22 @@ def faceless_video(num_frames: int = 24, seed: int = 0) -> np.ndarray:
     return np.clip(np.stack(frames) + rng.normal(0, 3, (num_frames, HEIGHT, WIDTH, 3)), 0, 255).astype(np.uint8)
 
 
-def contains(square: np.ndarray, box: np.ndarray) -> bool:
-    """Whether the square `(left, top, side)` holds the box `(x0, y0, x1, y1)` whole."""
-    left, top, side = square
-    return left <= box[0] and top <= box[1] and box[2] <= left + side and box[3] <= top + side
+def camera_video(num_frames: int = 32, face_side=50.0, centre=(160.0, 120.0), seed: int = 5, **motion):
+    """`astronaut_video` with scikit-image's cameraman instead (gray, another face, another background)."""
+    return astronaut_video(num_frames, face_side, centre, seed=seed, photo=np.stack([data.camera()] * 3, -1),
+                           face=CAMERA_FACE, **motion)
+
+
+def tilted_astronaut(tilt: float, size: int = 256) -> np.ndarray:
+    """The astronaut photo turned `tilt` degrees clockwise on the screen about her face's centre, `(size, size, 3)`."""
+    centre = ((PHOTO_FACE[0] + PHOTO_FACE[2]) / 2, (PHOTO_FACE[1] + PHOTO_FACE[3]) / 2)
+    turned = Image.fromarray(data.astronaut()).rotate(-tilt, resample=Image.BICUBIC, center=centre, fillcolor=(120, 120, 120))
+    return np.asarray(turned.resize((size, size), Image.BILINEAR))
+
+
+def holds(placement, t: int, box: np.ndarray) -> bool:
+    """Whether frame t's crop (`FacePlacement`) holds the box `(x0, y0, x1, y1)` whole: its corners land in the crop."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
+    mapped = corners @ placement.matrix(t)[:, :2].T + placement.matrix(t)[:, 2]
+    return bool(((mapped >= -0.5) & (mapped <= placement.side - 0.5)).all())

@@ -1,6 +1,8 @@
 """Fuzzing the processor and the pipeline (issue 11): random shapes, dtypes, channels, frame counts (0 to 300),
 sizes (1 to 4096 px on a side, few pixels in all), nesting (clip, list of frames, list of clips, 5-D batch),
-and corrupted real files (truncated, zeroed, flipped bytes of mp4 / webm / avi files and frame folders).
+corrupted real files (truncated, zeroed, flipped bytes of mp4 / webm / avi files and frame folders), and files
+written as phones, cameras and editors write them (display rotations of any angle and mirrors, sample aspect
+ratios, irregular and repeated timestamps, thumbnail and cover-art streams, in mp4 / mkv / mov).
 
 Property: a valid output of the documented shape with one result per clip, or a `ValueError` /
 `FileNotFoundError` that names the input; never another exception, a hang (each case runs under a time
@@ -18,6 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a3lign import A3lignModel, A3lignVideoProcessor
+
+from fractions import Fraction
+
+from a3lign.decoding_a3lign import MAX_PIXEL_ASPECT, read_clip_frames
 
 from .videos import noise_frames, write_frame_folder, write_video
 
@@ -172,6 +178,49 @@ def test_processor_on_corrupted_files_gives_a_clip_or_names_the_file(processor, 
         return
     assert output.shape == (1, NUM_FRAMES, 3, CROP, CROP)
     assert torch.isfinite(output).all()
+
+
+# ----- real-file metadata: rotation, pixel aspect, timestamps, extra streams ------------------------------------
+@settings(FUZZ, max_examples=60)
+@given(suffix=st.sampled_from(["mp4", "mkv", "mov"]), rotation=st.one_of(st.sampled_from([0, 90, 180, 270, -90]),
+       st.integers(-180, 180)), hflip=st.booleans(), aspect=st.one_of(st.none(), st.fractions(Fraction(1, 6), 6, max_denominator=12)),
+       gaps=st.one_of(st.none(), st.lists(st.integers(1, 400), min_size=11, max_size=11)),
+       extra=st.sampled_from(["none", "thumbnail", "cover"]), seed=st.integers(0, 2**16))
+def test_processor_on_real_file_metadata_gives_the_shown_frames_or_names_the_file(
+        processor, tmp_path_factory, suffix, rotation, hflip, aspect, gaps, extra, seed):
+    """Every combination reads as a player shows it (the frames' shape follows the rotation and the pixel aspect,
+    the samples follow the timestamps) or is refused naming the file (an angle that is not a quarter turn, an
+    implausible pixel aspect)."""
+    frames = noise_frames(12, 32, 48, seed=seed % 97)
+    path = tmp_path_factory.mktemp("metadata") / f"clip.{suffix}"
+    options = dict(rotation=rotation, hflip=hflip, sample_aspect=aspect, thumbnail=extra == "thumbnail",
+                   cover=extra == "cover" and suffix != "mkv")
+    times = None if gaps is None else np.cumsum([0, *gaps]).tolist()
+    write_video(path, frames, "libx264", "yuv444p", times_ms=times, options={"bf": "0"}, **options)
+    count("processor, real-file metadata")
+    try:
+        with time_limit(60, f"decoding {path}"):
+            output = processor(str(path))["pixel_values_videos"]
+            decoded, indices, info = read_clip_frames(path, NUM_FRAMES)
+    except ValueError as error:
+        assert path.name in str(error), f"error does not name the input: {error}"
+        quarter = rotation % 90 == 0
+        wild = aspect is not None and not 1 / MAX_PIXEL_ASPECT <= aspect <= MAX_PIXEL_ASPECT
+        assert (not quarter and "only quarter turns" in str(error)) or (wild and "aspect ratio" in str(error)), error
+        return
+    assert output.shape == (1, NUM_FRAMES, 3, CROP, CROP) and torch.isfinite(output).all()
+    width, height = 48, 32
+    if aspect is not None and aspect != 1:
+        width, height = (round(width * aspect), height) if aspect > 1 else (width, round(height / aspect))
+    turned = rotation % 180 == 90 and rotation % 90 == 0
+    assert decoded.shape[1:3] == ((width, height) if turned else (height, width)), (decoded.shape, rotation, aspect)
+    assert info.num_frames == 12 and indices == sorted(indices) and 0 <= min(indices) and max(indices) < 12
+    if times is not None:  # each sample is the frame on screen at its segment's centre
+        starts = np.array(times, float) / 1000
+        for i, index in enumerate(indices):
+            centre = (i + 0.5) * info.duration / NUM_FRAMES
+            assert starts[index] - starts[0] <= centre + 1e-6
+            assert index == 11 or starts[index + 1] - starts[0] > centre - 1e-6
 
 
 # ----- the pipeline ---------------------------------------------------------------------------------------

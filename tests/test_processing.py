@@ -60,10 +60,16 @@ def test_every_container_and_codec(tmp_path, processor, suffix, codec, pix_fmt, 
 
 
 def test_variable_frame_rate(tmp_path, processor):
+    """Frames 20, 80, 140 ms apart in turn: each sampled frame is the one on screen at its segment's centre of time
+    (the last frame lasting the mean gap), not the one at its centre of indices."""
     path = write_video(tmp_path / "vfr.mp4", coded_frames(40, 62, 98), "libx264", "yuv420p", vfr=True)
     frames, metadata = processor.load_clip(path)
     assert metadata.total_num_frames == 40
-    assert [decode_index(f.permute(1, 2, 0).numpy()) for f in frames] == centres(40)
+    times = np.cumsum([0] + [20 + 60 * (t % 3) for t in range(39)])
+    duration = times[-1] * 40 / 39
+    expected = [int(np.searchsorted(times, (i + 0.5) * duration / 16, side="right") - 1) for i in range(16)]
+    assert [decode_index(f.permute(1, 2, 0).numpy()) for f in frames] == expected != centres(40)
+    assert metadata.fps == pytest.approx(40 / duration * 1000) and metadata.duration == pytest.approx(duration / 1000)
 
 
 def test_grayscale_and_alpha_inputs(tmp_path, processor):
@@ -291,10 +297,10 @@ def test_a_long_video_keeps_only_the_sampled_frames(tmp_path, processor):
     """10,000 frames of 32 x 32 (30 MB decoded) must never be held: only the 16 sampled frames are."""
     path = write_video(tmp_path / "long.mkv", coded_frames(10_000, 32, 32), "ffv1", "yuv444p")
     tracemalloc.start()
-    frames, indices, total = read_clip_frames(path, 16)
+    frames, indices, info = read_clip_frames(path, 16)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert total == 10_000 and indices == centres(10_000)
+    assert info.num_frames == 10_000 and indices == centres(10_000)
     assert [decode_index(f) for f in frames] == [i % 4096 for i in indices]
     frame_bytes = 32 * 32 * 3
     assert peak < 200 * frame_bytes, f"peak {peak / 1e6:.1f} MB: frames were retained"  # 16 kept; 10,000 would be 30 MB

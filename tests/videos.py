@@ -39,26 +39,70 @@ def noise_frames(num_frames: int, height: int = 61, width: int = 97, seed: int =
     return np.random.default_rng(seed).integers(0, 256, (num_frames, height, width, 3), dtype=np.uint8)
 
 
-def write_video(path, frames: np.ndarray, codec: str, pix_fmt: str, rate: int = 25, vfr: bool = False) -> Path:
-    """Write `(T, H, W, 3)` uint8 (or `(T, H, W)` gray) frames. `vfr`: irregular timestamps."""
+def write_video(path, frames: np.ndarray, codec: str, pix_fmt: str, rate: int = 25, vfr: bool = False,
+                times_ms=None, rotation: int | None = None, hflip: bool = False, sample_aspect=None,
+                thumbnail: bool = False, default: str = "main", cover: bool = False,
+                options: dict | None = None) -> Path:
+    """Write `(T, H, W, 3)` uint8 (or `(T, H, W)` gray) frames as phones, cameras and editors write them:
+
+    - `vfr`: irregular timestamps (gaps of 20, 80, 140 ms in turn); `times_ms`: each frame's timestamp in ms;
+    - `rotation` (degrees counter-clockwise, as PyAV and FFmpeg's player read it) and `hflip`: a display matrix, as a
+      phone's portrait video stores it (the pixels stay as given);
+    - `sample_aspect`: the pixels' aspect ratio (a `Fraction`: 2 means each stored pixel is shown twice as wide);
+    - `thumbnail`: a second, small (32 x 24) video stream written first, before the main one; `default` says which
+      of them is marked default ("main", "thumbnail" or "none"); `cover`: an attached picture (cover art) stream
+      written first; `options`: the encoder's (e.g. `{"qp": "0"}`: lossless H.264).
+    """
     path = Path(path)
     gray = frames.ndim == 3
     with av.open(str(path), "w") as container:
+        extra = None
+        if thumbnail:
+            extra = container.add_stream("libx264" if path.suffix != ".webm" else "libvpx-vp9", rate=rate)
+            extra.width, extra.height, extra.pix_fmt = 32, 24, "yuv420p"
+            extra.disposition = av.stream.Disposition.default if default == "thumbnail" else av.stream.Disposition(0)
+        if cover:
+            picture = container.add_stream("png" if path.suffix in (".mp4", ".mov") else "mjpeg")
+            picture.width, picture.height = 48, 48
+            picture.pix_fmt = "rgb24" if path.suffix in (".mp4", ".mov") else "yuvj420p"
+            picture.disposition = av.stream.Disposition.attached_pic
         stream = container.add_stream(codec, rate=rate)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = pix_fmt
-        if vfr:
-            stream.time_base = Fraction(1, 1000)
-        pts = 0
+        if options:
+            stream.options = options
+        if thumbnail:
+            stream.disposition = av.stream.Disposition.default if default == "main" else av.stream.Disposition(0)
+        if rotation is not None or hflip:
+            stream.set_display_rotation(rotation or 0, hflip=hflip)
+        if sample_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = Fraction(sample_aspect)
+        if vfr or times_ms is not None:
+            for timed in (stream, extra) if extra is not None else (stream,):  # the encoder's too, or ms collide
+                timed.time_base = timed.codec_context.time_base = Fraction(1, 1000)
+            if times_ms is None:
+                times_ms = np.cumsum([0] + [20 + 60 * (t % 3) for t in range(len(frames) - 1)])
+        if cover:  # every stream is added before the first packet is muxed (the header is written then)
+            still = av.VideoFrame.from_ndarray(np.full((48, 48, 3), 200, np.uint8), format="rgb24")
+            for packet in [*picture.encode(still), *picture.encode()]:
+                container.mux(packet)
         for t, array in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="gray" if gray else "rgb24")
-            if vfr:
-                frame.pts, frame.time_base = pts, Fraction(1, 1000)
-                pts += 20 + 60 * (t % 3)  # 20, 80, 140 ms gaps
+            if times_ms is not None:
+                frame.pts, frame.time_base = int(times_ms[t]), Fraction(1, 1000)
             for packet in stream.encode(frame):
                 container.mux(packet)
+            if extra is not None:
+                small = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 90, np.uint8), format="rgb24")
+                if times_ms is not None:
+                    small.pts, small.time_base = frame.pts, frame.time_base
+                for packet in extra.encode(small):
+                    container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if extra is not None:
+            for packet in extra.encode():
+                container.mux(packet)
     return path
 
 

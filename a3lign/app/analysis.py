@@ -5,6 +5,7 @@ as `a3lign predict` gives them), the face the processor cuts around, and the emo
 (`interface.py`) only lays these out, so everything the page shows is tested here as plain Python.
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from transformers import AutoVideoProcessor, pipeline
 
-from ..decoding_a3lign import read_clip_frames
-from ..faces_a3lign import face_boxes
+from ..decoding_a3lign import FrameTiming, read_clip_frames
+from ..faces_a3lign import track_faces
 from ..predict import Timeline, format_summary, frame_grid, plot_timeline, predict_timeline
 
 FACE_BOX_COLOUR = (46, 204, 64)
@@ -23,13 +24,13 @@ OUTSIDE_FRAME = (128, 128, 128)
 @dataclass
 class Analysis:
     """One video's results. `top`: class -> probability for the whole clip (largest first); `face`: the middle
-    sampled frame, `(H, W, 3)` uint8, with the main face's crop box `face_box = (left, top, side)` drawn on it
-    (`Analyzer.face_preview`); `face_box` is None where no face was found or face crops are off (`face_crop`
-    False); `plot`: the timeline PNG."""
+    sampled frame, `(H, W, 3)` uint8, with the square the processor crops drawn on it where that frame shows the face
+    (`Analyzer.face_preview`); `face_box`: that square's corners `(4, 2)` in the frame's pixels, None where the frame
+    shows no face or face crops are off (`face_crop` False); `plot`: the timeline PNG."""
 
     top: dict[str, float]
     face: np.ndarray
-    face_box: tuple[int, int, int] | None
+    face_box: np.ndarray | None
     face_crop: bool | str
     timeline: Timeline
     plot: Path
@@ -49,28 +50,33 @@ class Analyzer:
                                  trust_remote_code=True)
         self.model = self.classify.model.eval()
         self.processor.check_matches(self.model.config)
-        frame_grid(1000, 25.0, self.model.config.num_frames, window, stride)  # a bad window or stride: now, not per video
+        # A bad window or stride: now, not per video.
+        frame_grid(FrameTiming.constant(1000, 25.0), self.model.config.num_frames, window, stride)
         self.window, self.stride = window, stride
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
-    def face_preview(self, video) -> tuple[np.ndarray, tuple[int, int, int] | None]:
-        """The middle of the clip's sampled frames with the square the processor crops drawn on it, and that square
-        `(left, top, side)` in the frame's pixels (None: no face found, or face crops off). Where the square leaves the
-        frame, the picture grows to hold it, grey outside the frame (the processor fills that part black)."""
-        frames, indices, _ = read_clip_frames(video, self.model.config.num_frames)
+    def face_preview(self, video) -> tuple[np.ndarray, np.ndarray | None]:
+        """The middle of the clip's sampled frames with the square the processor crops drawn on it, and that square's
+        corners `(4, 2)` in the frame's pixels: only where the faces module says the frame truly shows the face (None:
+        no face in that frame, or face crops off). Where the square leaves the frame, the picture grows to hold it,
+        grey outside the frame (the processor fills that part black)."""
+        frames, indices, _ = read_clip_frames(video, self.model.config.num_frames,
+                                              folder_fps=self.processor.frame_folder_fps)
         middle = len(indices) // 2
-        boxes = face_boxes(frames, indices, self.processor.face_margin) if self.processor.face_crop else None
-        if boxes is None:
+        if not self.processor.face_crop:
             return frames[middle], None
-        left, top, side = (int(v) for v in boxes[middle])
+        placement = track_faces(frames, indices, self.processor.face_detector).place(indices, self.processor.face_margin)
+        if not placement.present[middle]:
+            return frames[middle], None
+        corners = placement.corners(middle)
         height, width = frames.shape[1:3]
-        x0, y0 = min(0, left), min(0, top)
-        canvas = Image.new("RGB", (max(width, left + side) - x0, max(height, top + side) - y0), OUTSIDE_FRAME)
+        x0, y0 = (min(0, math.floor(v)) for v in corners.min(axis=0))
+        x1, y1 = (max(size, math.ceil(v) + 1) for v, size in zip(corners.max(axis=0), (width, height)))
+        canvas = Image.new("RGB", (x1 - x0, y1 - y0), OUTSIDE_FRAME)
         canvas.paste(Image.fromarray(frames[middle]), (-x0, -y0))
         line = max(2, round(min(canvas.size) / 120))
-        ImageDraw.Draw(canvas).rectangle([left - x0, top - y0, left - x0 + side - 1, top - y0 + side - 1],
-                                         outline=FACE_BOX_COLOUR, width=line)
-        return np.asarray(canvas), (left, top, side)
+        ImageDraw.Draw(canvas).polygon([(x - x0, y - y0) for x, y in corners], outline=FACE_BOX_COLOUR, width=line)
+        return np.asarray(canvas), corners
 
     def __call__(self, video, output_dir) -> Analysis:
         """Analyse `video` (a file or a frame folder); the timeline picture goes to `output_dir`. A video that cannot

@@ -43,6 +43,7 @@ class CropFacesArguments:
     num_frames: int = field(default=16, metadata={"help": "The model's num_frames: faces are looked for where the processor looks."})
     face_margin: float = field(default=0.25, metadata={"help": "The processor's face_margin: margin on each side, as a fraction of the face."})
     no_face: str = field(default="skip", metadata={"help": "Clips without a face: skip (listed in the report) or keep (whole frames written)."})
+    face_detector: str = field(default="mtcnn", metadata={"help": "The processor's face_detector: mtcnn (eyes level) or haar."})
     num_workers: int | None = field(default=None, metadata={"help": "Worker processes (default: one per CPU; 1: in this process)."})
 
 
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         args, = parser.parse_args_into_dataclasses(args=rest)
         try:
             report = crop_faces(args.input, args.output, args.num_frames, args.face_margin, args.no_face, args.num_workers,
+                                detector=args.face_detector,
                                 progress=True)
         except (FileNotFoundError, ValueError, ImportError) as error:
             print(f"error: {error}", file=sys.stderr)

@@ -4,7 +4,8 @@
     a3lign predict interview.mp4 --model runs/dfew-1 --face_crop true --timeline --window 2 --stride 0.5
                                                                      # timeline.csv / .json / .png in --output
 
-`--face_crop` overrides the folder's processor setting (raw footage: `true`; `strict` fails where no face is found).
+`--face_crop` overrides the folder's processor setting (raw footage: `true`; `strict` fails where no face is found), as
+do `--face_margin`, `--face_detector` and `--frame_folder_fps` (a frame folder's rate: the timeline's seconds).
 """
 
 import argparse
@@ -25,6 +26,9 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--model", required=True, help="A saved model folder (model + video processor).")
     parse.add_argument("--face_crop", choices=sorted(FACE_CROP), help="Crop around the main face (default: the folder's setting).")
     parse.add_argument("--face_margin", type=float, help="Margin around the face, a fraction of its side (default: the folder's).")
+    parse.add_argument("--face_detector", choices=["mtcnn", "haar"], help="Face detector (default: the folder's; mtcnn unless set).")
+    parse.add_argument("--frame_folder_fps", type=float,
+                       help="Frames per second of a frame folder, which states none (default: the folder's, 25 unless set).")
     parse.add_argument("--top_k", type=int, default=3, help="Classes printed for one clip.")
     parse.add_argument("--timeline", action="store_true", help="Slide windows over the whole video instead.")
     parse.add_argument("--window", type=float, default=2.0, help="Timeline: window length in seconds.")
@@ -39,8 +43,9 @@ def load_processor(args):
     overrides = {}
     if args.face_crop is not None:
         overrides["face_crop"] = FACE_CROP[args.face_crop]
-    if args.face_margin is not None:
-        overrides["face_margin"] = args.face_margin
+    for name in ("face_margin", "face_detector", "frame_folder_fps"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     return AutoVideoProcessor.from_pretrained(args.model, trust_remote_code=True, **overrides)
 
 

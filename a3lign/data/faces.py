@@ -1,11 +1,12 @@
 """`a3lign data crop-faces`: raw videos -> face-frame folders for the `folder` and `csv` readers, cut exactly as the
 processor's `face_crop=True` cuts the same videos.
 
-Each clip's main face is found where the processor looks for it (`faces_a3lign.face_boxes` on the clip's
-`num_frames` segment-centre frames), then **every** frame of the clip is cut around it (the box follows the face by
+Each clip's faces are tracked where the processor tracks them (`faces_a3lign.track_faces` on the clip's `num_frames`
+segment-centre frames: shots, the main face of each, eyes level), then **every** frame of the clip is cut with that
+track (`FaceTrack.place`: a frame between two sampled ones takes the nearer one's shot, the centre interpolated by
 frame index) and written losslessly (`1.png, 2.png, ...`). A model trained on these folders and the pipeline run
 with `face_crop=True` on the raw videos see the same pixels (the evaluation view of a folder samples the same frame
-indices; tested).
+indices; tested). Frames where the face is gone are counted per clip in the report.
 
 Inputs: a folder (every video below it, mirrored below the output; split files `*.csv` with a `path` column at its
 top are rewritten to the frame folders), or a list file, `.txt` (one path a line) or `.csv` (a `path` column), whose
@@ -30,9 +31,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..decoding_a3lign import read_sampled_frames, sample_segment_indices
-from ..faces_a3lign import crop_square, face_boxes, require_opencv
-from .frames import stream_frames
+from ..decoding_a3lign import iter_frames, read_clip_frames
+from ..faces_a3lign import DEFAULT_DETECTOR, check_detector, require_opencv, track_faces
 from .readers import read_text
 
 logger = logging.getLogger(__name__)
@@ -52,17 +52,20 @@ class CropJob:
     num_frames: int
     margin: float
     no_face: str
+    detector: str = DEFAULT_DETECTOR
 
 
 @dataclass
 class CropOutcome:
-    """What became of one clip: `written`, `exists` (skipped: a resumed run), `no_face` or `failed`."""
+    """What became of one clip: `written`, `exists` (skipped: a resumed run), `no_face` or `failed`; the frames
+    written and, of them, those where the face is gone (cut where it was last seen)."""
 
     source: str
     relative: str
     status: str
     frames: int = 0
     detail: str = ""
+    frames_without_face: int = 0
 
 
 def list_clips(input_path) -> tuple[Path, list[Path], list[Path]]:
@@ -107,19 +110,21 @@ def crop_clip(job: CropJob, output_root) -> CropOutcome:
     if final.is_dir():
         return outcome
     try:
-        frames, indices, total = read_sampled_frames(job.source, lambda n: sample_segment_indices(n, job.num_frames))
-        boxes = face_boxes(frames, indices, job.margin, targets=range(total))
-        if boxes is None and job.no_face == "skip":
+        frames, indices, info = read_clip_frames(job.source, job.num_frames)
+        total = info.num_frames
+        placement = track_faces(frames, indices, job.detector).place(range(total), job.margin)
+        if not placement.found and job.no_face == "skip":
             outcome.status = "no_face"
             return outcome
         partial = Path(output_root) / PARTIAL / job.relative
         shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run
         partial.mkdir(parents=True)
-        for index, frame in stream_frames(job.source, wanted=range(total) if total else None):
-            crop = frame if boxes is None else crop_square(frame, boxes[index])
+        for index, frame in iter_frames(job.source, wanted=range(total)):
+            crop = placement.crop(frame, index) if placement.found else frame
             # PNG: lossless, so training reads exactly the pixels the processor would cut.
             Image.fromarray(crop).save(partial / f"{index + 1}.png", compress_level=1)
             outcome.frames += 1
+            outcome.frames_without_face += bool(placement.found and not placement.present[index])
     except (ValueError, OSError) as error:
         outcome.status, outcome.detail = "failed", str(error)
         return outcome
@@ -127,8 +132,8 @@ def crop_clip(job: CropJob, output_root) -> CropOutcome:
         outcome.detail = f"{outcome.frames} of {total} frames decode"
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(partial, final)
-    outcome.status = "written" if boxes is not None else "no_face"
-    if boxes is None:
+    outcome.status = "written" if placement.found else "no_face"
+    if not placement.found:
         outcome.detail = "no face: whole frames written (no_face='keep')"
     return outcome
 
@@ -154,11 +159,12 @@ def _map(function, items: list, workers: int):
 
 
 def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, no_face: str = "skip",
-               num_workers: int | None = None, progress: bool = False) -> dict:
+               num_workers: int | None = None, progress: bool = False, detector: str = DEFAULT_DETECTOR) -> dict:
     """Crop every clip of `input_path` into `output`, in `num_workers` processes (default: one per CPU; 1: in this
     process), with a progress bar if `progress` (see the module docstring); returns the report it writes to
     `output/crop_faces_report.json`: counts by outcome, the clips without a face, the failures, rewritten split files."""
-    require_opencv()
+    check_detector(detector)
+    require_opencv(detector)
     if no_face not in NO_FACE_POLICIES:
         raise ValueError(f"no_face={no_face!r} is invalid: expected 'skip' (listed in the report) or 'keep' (whole frames)")
     if num_frames < 1:
@@ -168,7 +174,7 @@ def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, n
     if output.resolve() == root.resolve():
         raise ValueError(f"output '{output}' is the input folder: write the face folders elsewhere")
     output.mkdir(parents=True, exist_ok=True)
-    jobs = [CropJob(str(clip), clip.relative_to(root).with_suffix("").as_posix(), num_frames, margin, no_face)
+    jobs = [CropJob(str(clip), clip.relative_to(root).with_suffix("").as_posix(), num_frames, margin, no_face, detector)
             for clip in clips]
     if len({job.relative for job in jobs}) < len(jobs):
         clashes = Counter(job.relative for job in jobs)
@@ -187,10 +193,11 @@ def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, n
                or o.status == "no_face" and no_face == "keep"}
     report = {
         "input": str(input_path), "output": str(output), "num_frames": num_frames, "face_margin": margin,
-        "no_face_policy": no_face, "clips": len(outcomes),
+        "face_detector": detector, "no_face_policy": no_face, "clips": len(outcomes),
         "counts": dict(Counter(o.status for o in outcomes)),
         "no_face": [o.source for o in outcomes if o.status == "no_face"],
         "failed": {o.source: o.detail for o in outcomes if o.status == "failed"},
+        "frames_without_face": {o.source: [o.frames_without_face, o.frames] for o in outcomes if o.frames_without_face},
         "split_files": {split.name: rewrite_split(split, root, output / split.name, folders) for split in splits},
     }
     _write_atomically(output / REPORT_NAME, json.dumps(report, indent=2))
@@ -231,6 +238,10 @@ def format_report(report: dict) -> str:
                      + ", ".join(report["no_face"][:10]) + (" ..." if len(report["no_face"]) > 10 else ""))
     for source, detail in list(report["failed"].items())[:10]:
         lines.append(f"failed: {source}: {detail}")
+    partly = report.get("frames_without_face", {})
+    if partly:
+        lines.append(f"{len(partly)} clips lose their face in some frames (cut where it was last seen): "
+                     + ", ".join(f"{Path(k).name} {gone}/{of}" for k, (gone, of) in list(partly.items())[:10]))
     for name, rows in report["split_files"].items():
         lines.append(f"{name}: {rows['rows']} rows, {rows['dropped']} dropped (no face or failed)")
     return "\n".join(lines)

@@ -23,7 +23,7 @@ def class_colours(labels: list[str]) -> list:
 
 def plot_timeline(timeline, path) -> Path:
     """Write `timeline` (a `Timeline`) as a PNG: probabilities `(W, C)` stacked at window centres, and below them a
-    band of the dominant emotion's segments."""
+    band of the dominant emotion's segments; stretches without the tracked face hatched, shot cuts dashed."""
     colours = class_colours(timeline.labels)
     figure, (stack, band) = plt.subplots(2, 1, sharex=True, figsize=(11, 4.2),
                                          gridspec_kw={"height_ratios": [5, 1], "hspace": 0.08})
@@ -35,14 +35,18 @@ def plot_timeline(timeline, path) -> Path:
     stack.set_xlim(0, timeline.duration)
     stack.set_ylabel("probability")
     stack.set_title(f"{Path(timeline.video).name}: windows of {timeline.window:g} s every {timeline.stride:g} s")
-    stack.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     colour_of = dict(zip(timeline.labels, colours))
     for start, end, label in timeline.segments():
         band.axvspan(start, end, color=colour_of[label], linewidth=0)
         if end - start > 0.06 * timeline.duration:
             band.text((start + end) / 2, 0.5, label, ha="center", va="center", fontsize="small")
-    for start, end in timeline.stretches_without_face:
-        stack.axvspan(start, end, facecolor="none", hatch="//", edgecolor="black", linewidth=0, alpha=0.4)
+    for number, (start, end) in enumerate(timeline.stretches_without_face):
+        stack.axvspan(start, end, facecolor="white", hatch="//", edgecolor="black", linewidth=0, alpha=0.55,
+                      label="no face" if number == 0 else None)
+    for number, cut in enumerate(timeline.cuts):
+        for axis in (stack, band):
+            axis.axvline(cut, color="black", linewidth=1.2, linestyle="--", label="shot cut" if number == 0 and axis is stack else None)
+    stack.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     band.set_yticks([])
     band.set_ylabel("dominant", rotation=0, ha="right", va="center")
     band.set_xlabel("time (s)")

@@ -34,7 +34,7 @@ from ..data import Clip, ClipView, DecodeFailures, clip_pixels, pixels_or_substi
 
 logger = logging.getLogger(__name__)
 
-SAMPLER_VERSION = "segments-v2"  # bump when the sampler or the augmentation changes
+SAMPLER_VERSION = "segments-v3"  # bump when the sampler, the augmentation or decoding changes (v3: by time, frames as shown)
 
 
 def vision_fingerprint(model) -> str:

@@ -1,5 +1,6 @@
 """What the app shows for one video, without a browser: the pipeline's top emotions, the face square the processor
-crops (drawn on the middle sampled frame), the timeline picture; unreadable videos named."""
+crops (drawn on the middle sampled frame, only where that frame shows the face), the timeline picture; unreadable
+videos named."""
 
 import numpy as np
 import pytest
@@ -13,6 +14,12 @@ from ..scenes import astronaut_video, faceless_video
 from ..videos import write_video
 
 PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def square(corners: np.ndarray) -> tuple[int, int, int]:
+    """`(left, top, side)` of an upright square given by its corner pixels."""
+    (left, top), (right, _) = np.rint(corners.min(axis=0)).astype(int), np.rint(corners.max(axis=0)).astype(int)
+    return int(left), int(top), int(right - left + 1)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,7 @@ def test_the_face_square_is_drawn_where_the_face_is(analyzer, tmp_path):
     frames, truth = astronaut_video(4 * RATE, face_side=70, centre=(150, 110))
     video = write_video(tmp_path / "astronaut.mp4", frames, "libx264", "yuv444p", rate=RATE)
     result = analyzer(video, tmp_path)
-    left, top, side = result.face_box
+    left, top, side = square(result.face_box)
     x0, y0, x1, y1 = truth[len(truth) // 2]
     assert x0 <= left + side / 2 <= x1 and y0 <= top + side / 2 <= y1  # centred on the face
     assert 1.2 * (x1 - x0) <= side <= 2.5 * (x1 - x0)  # the face plus the processor's margin
@@ -50,7 +57,7 @@ def test_a_square_leaving_the_frame_is_shown_whole(analyzer, tmp_path):
     frames, truth = astronaut_video(4 * RATE, face_side=80, centre=(45, 45))  # the face in the top-left corner
     video = write_video(tmp_path / "corner.mp4", frames, "libx264", "yuv444p", rate=RATE)
     result = analyzer(video, tmp_path)
-    left, top, side = result.face_box
+    left, top, side = square(result.face_box)
     assert left < 0 and top < 0  # the processor's square leaves the frame (it fills that part black)
     height, width = frames.shape[1:3]
     assert result.face.shape == (height - top, width - left, 3)  # the picture grows to hold it
@@ -59,11 +66,20 @@ def test_a_square_leaving_the_frame_is_shown_whole(analyzer, tmp_path):
     assert tuple(result.face[-top // 2, side + 5]) == OUTSIDE_FRAME and tuple(result.face[-1, -1]) != OUTSIDE_FRAME
 
 
+def test_no_square_is_drawn_on_a_frame_the_face_has_left(analyzer, tmp_path):
+    """The astronaut leaves the frame before its middle: the middle frame is shown without a square."""
+    frames, _ = astronaut_video(4 * RATE, face_side=60, centre=((160, 120), (700, 120)))
+    video = write_video(tmp_path / "leaving.mp4", frames, "libx264", "yuv444p", rate=RATE)
+    result = analyzer(video, tmp_path)
+    assert result.face_box is None and result.face.shape == frames.shape[1:]
+    assert not (result.face == (46, 204, 64)).all(axis=-1).any()
+
+
 def test_without_a_face_the_frame_is_shown_as_is(analyzer, tmp_path):
     video = write_video(tmp_path / "street.mp4", faceless_video(3 * RATE), "libx264", "yuv444p", rate=RATE)
     result = analyzer(video, tmp_path)
     assert result.face_box is None and result.face_crop is True
-    assert "without a face kept the centre crop" in result.summary
+    assert "0% of the windows' frames show the tracked face; 1 stretch without it: 0.0-3.0 s" in result.summary
 
 
 def test_face_crops_off(tinted_run, tmp_path):

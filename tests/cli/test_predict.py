@@ -8,7 +8,7 @@ from a3lign.cli.predict import main as predict_cli
 
 from ..predict import tiny_model_folder
 from ..scenes import faceless_video
-from ..videos import noise_frames, write_video
+from ..videos import noise_frames, write_frame_folder, write_video
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_timeline_writes_its_files_and_a_summary(model_folder, video, tmp_path, 
     assert a3lign(["predict", str(video), "--model", str(model_folder), "--timeline", "--window", "2", "--stride", "1",
                    "--output", str(tmp_path / "out"), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "clip.mkv: 5.0 s, 4 windows of 2 s every 1 s (10 frames through the vision tower)" in out
+    assert "clip.mkv: 5.0 s at 8 fps (by its timestamps), 4 windows of 2 s every 1 s (10 frames through the vision tower)" in out
     assert "dominant emotion: " in out and "segments: 0.0-" in out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["timeline.csv", "timeline.json", "timeline.png"]
 
@@ -49,3 +49,12 @@ def test_errors_name_what_is_wrong(model_folder, video, tmp_path):
         predict_cli([str(street), "--model", str(model_folder), "--face_crop", "strict"])
     with pytest.raises(SystemExit, match="face_margin=-1.0 is invalid"):
         predict_cli([str(video), "--model", str(model_folder), "--face_crop", "true", "--face_margin", "-1"])
+
+
+def test_a_frame_folders_rate_is_a_flag(model_folder, tmp_path, capsys):
+    folder = write_frame_folder(tmp_path / "frames", noise_frames(40, 32, 32, seed=3))
+    predict_cli([str(folder), "--model", str(model_folder), "--timeline", "--frame_folder_fps", "10", "--window", "2",
+                 "--stride", "1", "--output", str(tmp_path / "out"), "--quiet"])
+    assert "frames: 4.0 s at 10 fps (frame folder, frame_folder_fps)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="frame_folder_fps=0.0 is invalid"):
+        predict_cli([str(folder), "--model", str(model_folder), "--frame_folder_fps", "0"])

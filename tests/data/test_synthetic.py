@@ -15,11 +15,11 @@ def test_synthetic_is_deterministic_and_readable(tmp_path):
     c = synthesize(tmp_path / "c", clips_per_class=2, seed=8)
     assert (a / "train.csv").read_text() == (b / "train.csv").read_text()
     for row in list(csv.DictReader(open(a / "train.csv")))[:3]:
-        first, _, total = read_clip_frames(a / row["path"], 16)
+        first, _, info = read_clip_frames(a / row["path"], 16)
         second, _, _ = read_clip_frames(b / row["path"], 16)
         other, _, _ = read_clip_frames(c / row["path"], 16)
         assert np.array_equal(first, second) and not np.array_equal(first, other)
-        assert 8 <= total <= 48
+        assert 8 <= info.num_frames <= 48
     report = load_split("synthetic", a, "train", strict=True)
     assert report.id2label == dict(enumerate(DFEW_LABELS))
     assert report.class_counts == {name: 2 for name in DFEW_LABELS}
