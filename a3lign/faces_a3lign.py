@@ -29,6 +29,7 @@ face cropping needs them.
 
 import bisect
 import math
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -121,10 +122,16 @@ def _mtcnn_class():
     return MTCNN
 
 
-@lru_cache(maxsize=None)
+_PER_THREAD = threading.local()
+
+
 def _mtcnn(min_face: int):
-    # Loading reads three ONNX files (2 MB): once per process and face size.
-    return _mtcnn_class()(min_face_size=min_face)
+    # Loading reads three ONNX files (2 MB): once per thread and face size. Per thread, because OpenCV's DNN nets keep
+    # their input between setInput and forward (the app answers requests in threads).
+    detectors = _PER_THREAD.__dict__.setdefault("mtcnn", {})
+    if min_face not in detectors:
+        detectors[min_face] = _mtcnn_class()(min_face_size=min_face)
+    return detectors[min_face]
 
 
 @lru_cache(maxsize=None)

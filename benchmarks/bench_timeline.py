@@ -15,7 +15,7 @@ every 0.5 s:
   given its 16 frames already decoded, so the ratio leaves decoding out of the baseline's cost and in the
   timeline's) in alternating rounds, the fastest round of each (other work on the machine weighs least), and that
   the pipeline's probabilities agree with the timeline's;
-- the short video's timeline with `face_crop=True` (detections per 2 s stretch, then crops).
+- the short video's timeline with `face_crop=True` (the faces module over the grid frames, then crops).
 
 Not a test: figures, no assertions. Writes `results-timeline-cpu.json` and `RESULTS-timeline.md` here.
 """
@@ -139,14 +139,14 @@ def child(video: str, warmup: str, face_crop: bool, compare: bool, shape: str) -
 def compare_with_pipeline(model, processor, video: str, timeline, rounds: int = 3) -> dict:
     """The timeline against the plain pipeline run once per window (each given its 16 frames already decoded), in
     alternating rounds in this process; the fastest round of each, so that other work on the machine weighs least."""
-    from a3lign.data.frames import clip_info, stream_frames
+    from a3lign.decoding_a3lign import iter_frames, probe_clip
     from a3lign.pipeline_a3lign import A3lignVideoClassificationPipeline
     from a3lign.predict import predict_timeline
     from a3lign.predict.timeline import frame_grid
 
-    info = clip_info(video)
-    grid = frame_grid(info.num_frames, info.rate, model.config.num_frames, WINDOW, STRIDE)
-    decoded = dict(stream_frames(video, wanted=set(grid.frames)))
+    info = probe_clip(video)
+    grid = frame_grid(info.timing, model.config.num_frames, WINDOW, STRIDE)
+    decoded = dict(iter_frames(video, wanted=set(grid.frames)))
     clips = [np.stack([decoded[grid.frames[k]] for k in grid.points(w)]) for w in range(len(grid.starts))]
     classify = A3lignVideoClassificationPipeline(model=model, video_processor=processor)
     labels = timeline.labels
@@ -218,8 +218,8 @@ def report(results: dict, args) -> str:
         f"the timeline's time only. Probabilities agree with the pipeline's to {short['max_probability_difference']:.1e}. "
         f"The {minutes(long)} timeline ran {long['windows_per_second']:.1f} windows / s.",
         f"- **Face crops** cost {faces['seconds'] / short['seconds']:.1f}x the plain timeline on the same video "
-        f"(detections on 8 frames a 2 s stretch, 4 a second, at 320 px; {faces['face_found']:.0%} of the frames "
-        f"cut around the face).",
+        f"(the default detector on every second grid frame, 4 a second, at 480 px; {faces['face_found']:.0%} of the "
+        f"frames show the tracked face).",
     ]
     return "\n".join(lines) + "\n"
 

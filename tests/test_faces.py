@@ -332,3 +332,14 @@ def test_a_folder_loads_without_opencv_unless_it_crops_faces(tester, tmp_path):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "WITHOUT-OPENCV-OK" in result.stdout
+
+
+def test_detection_in_threads_gives_what_one_thread_gives():
+    """The app answers requests in threads: each thread has its own detector (OpenCV's nets keep their input)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames, _ = astronaut_video(6, face_side=60, centre=((100, 100), (220, 140)))
+    alone = [detect_faces(frame).boxes for frame in frames]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(detect_faces, list(frames) * 3))
+    assert all(np.array_equal(found.boxes, alone[i % 6]) for i, found in enumerate(together))

@@ -29,6 +29,7 @@ Upload a video or record one with your webcam, then press **Analyse**. The model
 FACE_CAPTIONS = {
     None: "Face crops off: the top emotions were read from the centre crop",
     True: "Face: the square the top emotions were read from (found in the clip's sampled frames)",
+    "gone": "The face is not in this frame (the clip's middle): the top emotions were read from the frames showing it",
     False: "No face in the clip's sampled frames: the top emotions were read from the centre crop",
 }
 # The face picture's shorter side on the page: small clips blown up (whole factors, nearest pixels), large frames
@@ -49,7 +50,9 @@ def for_display(frame: np.ndarray) -> np.ndarray:
 
 
 def face_caption(result) -> str:
-    return FACE_CAPTIONS[None if not result.face_crop else result.face_box is not None]
+    if not result.face_crop:
+        return FACE_CAPTIONS[None]
+    return FACE_CAPTIONS[True] if result.face_box is not None else FACE_CAPTIONS["gone" if result.face_in_clip else False]
 
 
 def build_app(analyzer: Analyzer, work_dir=None) -> gr.Blocks:

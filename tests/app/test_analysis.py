@@ -71,8 +71,11 @@ def test_no_square_is_drawn_on_a_frame_the_face_has_left(analyzer, tmp_path):
     frames, _ = astronaut_video(4 * RATE, face_side=60, centre=((160, 120), (700, 120)))
     video = write_video(tmp_path / "leaving.mp4", frames, "libx264", "yuv444p", rate=RATE)
     result = analyzer(video, tmp_path)
-    assert result.face_box is None and result.face.shape == frames.shape[1:]
+    assert result.face_box is None and result.face_in_clip and result.face.shape == frames.shape[1:]
     assert not (result.face == (46, 204, 64)).all(axis=-1).any()
+    from a3lign.app.interface import FACE_CAPTIONS, face_caption
+
+    assert face_caption(result) == FACE_CAPTIONS["gone"]
 
 
 def test_without_a_face_the_frame_is_shown_as_is(analyzer, tmp_path):
