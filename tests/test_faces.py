@@ -19,7 +19,7 @@ from skimage import data
 from a3lign import A3lignVideoProcessor
 from a3lign.decoding_a3lign import sample_segment_indices
 from a3lign.faces_a3lign import (
-    Detections, FaceObserver, FacePlacement, detect_faces, eye_angle, face_crops, main_face, shot_signature, signature_distance,
+    Detections, FaceObserver, FacePlacement, cut_score, detect_faces, eye_angle, face_crops, main_face, shot_signature,
     track_faces,
 )
 
@@ -194,21 +194,39 @@ def test_tight_face_crops_are_found_and_faces_are_not_invented():
 
 
 # ----- shots and faces that leave ------------------------------------------------------------------------------------
-def test_signatures_tell_cuts_from_motion():
-    """A cut between photographs is far; a pan, a zoom, a shake and a light dimmed by half within a shot are near (each
-    with a margin of a third of the threshold or more)."""
-    from a3lign.faces_a3lign import CUT_DISTANCE
+def gray(frames: np.ndarray) -> np.ndarray:
+    return np.repeat(frames.mean(-1, keepdims=True), 3, -1).astype(np.uint8)
 
+
+def test_signatures_tell_cuts_from_motion_and_light():
+    """A cut between photographs, colour or grey, scores above 1; within one shot a pan, a zoom, a shake, light dimmed
+    by half or dipping to a twentieth for a frame, in colour or grey, score under 0.8."""
+    base = astronaut_video(8)[0]
     same = [astronaut_video(8, centre=((60, 100), (260, 140)))[0], astronaut_video(8, face_side=(50, 90))[0],
-            astronaut_video(8, shake=6)[0]]
-    dim = astronaut_video(8)[0]
-    same.append((dim * np.linspace(1, 0.5, 8)[:, None, None, None]).astype(np.uint8))
+            astronaut_video(8, shake=6)[0], (base * np.linspace(1, 0.5, 8)[:, None, None, None]).astype(np.uint8),
+            np.stack([base[0], (base[1] * 0.05).astype(np.uint8), base[2]]),
+            gray(astronaut_video(8, centre=((60, 100), (260, 140)))[0]), camera_video(8, centre=((60, 100), (260, 140)))[0]]
     for frames in same:
         signatures = [shot_signature(f) for f in frames]
-        assert max(signature_distance(a, b) for a, b in zip(signatures, signatures[1:])) < 2 / 3 * CUT_DISTANCE
+        assert max(cut_score(a, b) for a, b in zip(signatures, signatures[1:])) < 0.8
     photos = [astronaut_video(1)[0][0], camera_video(1)[0][0], *faceless_video(4)]
     signatures = [shot_signature(f) for f in photos]
-    assert min(signature_distance(a, b) for a, b in zip(signatures, signatures[1:])) > 4 / 3 * CUT_DISTANCE
+    assert min(cut_score(a, b) for a, b in zip(signatures, signatures[1:])) > 1.1
+    # grey footage (infrared, black and white): the colours tell nothing, the layouts do
+    grey_cut = [shot_signature(f) for f in gray(np.stack([astronaut_video(1, centre=(90, 110))[0][0],
+                                                          camera_video(1, centre=(230, 120))[0][0]]))]
+    assert cut_score(*grey_cut) > 1.1
+    assert cut_score(shot_signature(np.zeros((240, 320, 3), np.uint8)), shot_signature(np.zeros((240, 320, 3), np.uint8))) == 0
+
+
+def test_a_cut_in_grey_footage_starts_a_new_track():
+    """Black-and-white (or infrared) footage, two people, a cut: two shots, each its own face."""
+    first, first_truth = astronaut_video(20, face_side=60, centre=(110, 110))
+    second, second_truth = camera_video(20, face_side=50, centre=(200, 120))
+    frames, truth = gray(np.concatenate([first, second])), np.concatenate([first_truth, second_truth])
+    placement, indices = placement_of(frames)
+    assert placement.shots.tolist() == [int(i >= 20) for i in indices]
+    assert all(holds(placement, t, truth[i]) for t, i in enumerate(indices))
 
 
 def test_a_cut_starts_a_new_track():
@@ -334,12 +352,14 @@ def test_a_folder_loads_without_opencv_unless_it_crops_faces(tester, tmp_path):
     assert "WITHOUT-OPENCV-OK" in result.stdout
 
 
-def test_detection_in_threads_gives_what_one_thread_gives():
-    """The app answers requests in threads: each thread has its own detector (OpenCV's nets keep their input)."""
+@pytest.mark.parametrize("detector", ["mtcnn", "haar"])
+def test_detection_in_threads_gives_what_one_thread_gives(detector):
+    """The app answers requests in threads: each thread has its own detector (OpenCV's nets keep their input, its
+    cascades their state)."""
     from concurrent.futures import ThreadPoolExecutor
 
     frames, _ = astronaut_video(6, face_side=60, centre=((100, 100), (220, 140)))
-    alone = [detect_faces(frame).boxes for frame in frames]
+    alone = [detect_faces(frame, detector).boxes for frame in frames]
     with ThreadPoolExecutor(3) as pool:
-        together = list(pool.map(detect_faces, list(frames) * 3))
+        together = list(pool.map(lambda frame: detect_faces(frame, detector), list(frames) * 4))
     assert all(np.array_equal(found.boxes, alone[i % 6]) for i, found in enumerate(together))

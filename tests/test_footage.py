@@ -197,3 +197,137 @@ def test_jpeg_frames_are_turned_by_their_exif_orientation(tmp_path):
         image.save(folder / f"{t + 1}.jpg", exif=exif, quality=95)
     frames, _, _ = read_clip_frames(folder, 3)
     assert closeness(frames, upright) < 4
+
+
+# ----- what cameras and editors also write ---------------------------------------------------------------------------
+def test_motion_jpeg_frames_carrying_exif_are_read(tmp_path):
+    """A camera's Motion-JPEG frames carry EXIF, which FFmpeg 8 attaches to each decoded frame as side data of a type
+    PyAV 18 does not know: the frames are read all the same (their rotation from what PyAV does read)."""
+    import io
+
+    import av
+
+    upright = upright_scene(6)
+    path = tmp_path / "camera.avi"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuvj420p"
+        stream.time_base = Fraction(1, 25)
+        for t, frame in enumerate(upright):
+            image = Image.fromarray(frame)
+            exif = image.getexif()
+            exif[0x010F] = "Canon"
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", exif=exif, quality=95)
+            packet = av.Packet(buffer.getvalue())
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, t, t, Fraction(1, 25)
+            container.mux(packet)
+    frames, indices, _ = read_clip_frames(path, 6)
+    assert closeness(frames, upright[indices]) < 4
+
+
+def test_an_edit_list_is_played_as_a_player_plays_it(tmp_path):
+    """A trimmed mp4 (`ffmpeg -ss ... -c copy`, an editor's cut) keeps the frames before its start, marked to be
+    discarded: they are not frames of the clip (50 packets, 40 shown)."""
+    path = write_video(tmp_path / "trimmed.mp4", coded_frames(50, 32, 48), **LOSSLESS, times_ms=[-400 + 40 * k for k in range(50)])
+    info = probe_clip(path)
+    assert info.num_frames == 40 and info.duration == pytest.approx(1.6)
+    frames, indices, _ = read_clip_frames(path, 16)
+    assert indices == sample_segment_indices(40, 16) and [decode_index(f) - 10 for f in frames] == indices
+
+
+def test_a_resolution_change_is_shown_at_the_first_frames_size(tmp_path):
+    """A browser recording whose resolution drops part way (WebRTC adapts it): every frame at the first's size, as
+    FFmpeg's player shows it, for every reader."""
+    import av
+
+    scene = astronaut_video(40, face_side=60, noise=0)[0]
+    path = tmp_path / "call.webm"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        small = av.CodecContext.create("libvpx-vp9", "w")
+        small.width, small.height, small.pix_fmt, small.time_base, small.framerate = 160, 120, "yuv420p", Fraction(1, 25), 25
+        for t, frame in enumerate(scene):
+            if t == 20:  # the first encoder's buffered frames out before the smaller ones
+                for packet in stream.encode():
+                    container.mux(packet)
+            encoder, pixels = (stream, frame) if t < 20 else (small, np.asarray(Image.fromarray(frame).resize((160, 120))))
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            video_frame.pts, video_frame.time_base = t, Fraction(1, 25)
+            for packet in encoder.encode(video_frame):
+                packet.stream, packet.time_base = stream, Fraction(1, 25)
+                container.mux(packet)
+        for packet in small.encode():
+            packet.stream, packet.time_base = stream, Fraction(1, 25)
+            container.mux(packet)
+    assert {frame.shape for _, frame in iter_frames(path)} == {(240, 320, 3)}
+    frames, indices, _ = read_clip_frames(path, 16)
+    assert frames.shape == (16, 240, 320, 3) and closeness(frames[-1], scene[indices[-1]]) < 12  # blown up, not lost
+    processor = A3lignVideoProcessor(face_crop=True)
+    assert processor(str(path))["pixel_values_videos"].shape == (1, 16, 3, 112, 112)
+    assert processor.face_crop_counts["no_face"] == 0
+
+
+def test_a_damaged_tail_is_told(tmp_path, caplog):
+    """Its packets promise 40 frames, the second half of their payload is zeroed: the samples past what decodes show
+    the last decoded frame, and a warning names the file and says how many decoded."""
+    import logging
+
+    path = write_video(tmp_path / "cut_short.mp4", coded_frames(40, 32, 48), "libx264", "yuv444p")
+    data = bytearray(path.read_bytes())
+    start = data.find(b"mdat")
+    end = start - 4 + int.from_bytes(data[start - 4 : start], "big")
+    half = (start + 4 + end) // 2
+    data[half:end] = bytes(end - half)
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        frames, indices, info = read_clip_frames(path, 16)
+    decoded = [decode_index(f) for f in frames]
+    assert info.num_frames == 40 and decoded[:4] == indices[:4] and decoded[-1] < indices[-1]
+    assert f"'{path}' decodes only" in caplog.text and "show that frame" in caplog.text
+
+
+def test_frame_folders_skip_hidden_files_and_read_16_bit_frames(tmp_path):
+    """macOS leaves `._1.png` beside `1.png` on foreign disks: not frames. 16-bit grey PNGs keep their levels (PIL's
+    own conversion would make them white). A list of PIL images is turned by its EXIF orientation, as the files are."""
+    folder = write_frame_folder(tmp_path / "frames", coded_frames(6, 16, 16))
+    (folder / "._1.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    frames, indices, info = read_clip_frames(folder, 6)
+    assert info.num_frames == 6 and [decode_index(f) for f in frames] == list(range(6))
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    for t in range(4):
+        Image.fromarray(np.full((8, 8), 100 * 257, np.uint16)).save(deep / f"{t}.png")  # level 100 of 255, in 16 bits
+    assert read_clip_frames(deep, 4)[0].max() == 100
+    turned = []
+    for frame in upright_scene(2):
+        image = Image.fromarray(np.ascontiguousarray(np.rot90(frame, 1)))
+        exif = image.getexif()
+        exif[0x0112] = 6
+        buffer = tmp_path / f"photo{len(turned)}.jpg"
+        image.save(buffer, exif=exif, quality=95)
+        turned.append(Image.open(buffer))
+    loaded, _ = A3lignVideoProcessor().load_clip(turned, num_frames=2)
+    assert loaded.shape[2:] == (240, 320)
+
+
+def test_a_short_clip_held_on_one_frame_is_sampled_by_time(tmp_path):
+    """Four frames, the third held for 10 s (fewer frames than samples, at no constant rate): each frame as often as
+    its time on screen asks (the padding rule would give 0, 1, 2, then 3 thirteen times). A short clip at a constant
+    rate keeps the field's padding convention."""
+    path = write_video(tmp_path / "held.mkv", coded_frames(4, 32, 48), "ffv1", "yuv444p", times_ms=[0, 40, 80, 10_000])
+    assert read_clip_frames(path, 16)[1] == [2] * 12 + [3] * 4
+    constant = write_video(tmp_path / "short.mkv", coded_frames(3, 32, 48), "ffv1", "yuv444p")
+    assert read_clip_frames(constant, 16)[1] == [0, 1] + [2] * 14
+
+
+def test_a_folder_mixing_frame_sizes_is_named_by_every_reader(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for t, size in enumerate((32, 32, 24, 32)):
+        Image.fromarray(np.full((size, size, 3), 50, np.uint8)).save(folder / f"{t}.png")
+    with pytest.raises(ValueError, match=r"frame folder '.*mixed' mixes frame sizes"):
+        read_clip_frames(folder, 4)
+    with pytest.raises(ValueError, match=r"frame folder '.*mixed' mixes frame sizes"):
+        list(iter_frames(folder))

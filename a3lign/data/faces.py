@@ -6,7 +6,9 @@ segment-centre frames: shots, the main face of each, eyes level), then **every**
 track (`FaceTrack.place`: a frame between two sampled ones takes the nearer one's shot, the centre interpolated by
 frame index) and written losslessly (`1.png, 2.png, ...`). A model trained on these folders and the pipeline run
 with `face_crop=True` on the raw videos see the same pixels (the evaluation view of a folder samples the same frame
-indices; tested). Frames where the face is gone are counted per clip in the report.
+indices, and the video's timestamps are written beside the frames, `timestamps.json`, so that a variable-rate
+video's folder is sampled by time as the video is; tested). Frames where the face is gone are counted per clip in the
+report.
 
 Inputs: a folder (every video below it, mirrored below the output; split files `*.csv` with a `path` column at its
 top are rewritten to the frame folders), or a list file, `.txt` (one path a line) or `.csv` (a `path` column), whose
@@ -31,7 +33,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..decoding_a3lign import iter_frames, read_clip_frames
+from ..decoding_a3lign import iter_frames, read_clip_frames, write_folder_timing
 from ..faces_a3lign import DEFAULT_DETECTOR, check_detector, require_opencv, track_faces
 from .readers import read_text
 
@@ -73,7 +75,7 @@ def list_clips(input_path) -> tuple[Path, list[Path], list[Path]]:
     path = Path(input_path)
     if path.is_dir():
         clips = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()
-                       and PARTIAL not in p.relative_to(path).parts)
+                       and not p.name.startswith(".") and PARTIAL not in p.relative_to(path).parts)
         splits = sorted(p for p in path.glob("*.csv") if "path" in _csv_header(p))
         return path, clips, splits
     if not path.is_file():
@@ -128,6 +130,8 @@ def crop_clip(job: CropJob, output_root) -> CropOutcome:
     except (ValueError, OSError) as error:
         outcome.status, outcome.detail = "failed", str(error)
         return outcome
+    # The video's timestamps beside its frames: the folder is sampled by time exactly as the video (variable rates too).
+    write_folder_timing(partial, info.timing, outcome.frames)
     if outcome.frames < total:
         outcome.detail = f"{outcome.frames} of {total} frames decode"
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -198,6 +202,7 @@ def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, n
         "no_face": [o.source for o in outcomes if o.status == "no_face"],
         "failed": {o.source: o.detail for o in outcomes if o.status == "failed"},
         "frames_without_face": {o.source: [o.frames_without_face, o.frames] for o in outcomes if o.frames_without_face},
+        "fewer_frames_than_packets": {o.source: o.detail for o in outcomes if "frames decode" in o.detail},
         "split_files": {split.name: rewrite_split(split, root, output / split.name, folders) for split in splits},
     }
     _write_atomically(output / REPORT_NAME, json.dumps(report, indent=2))
@@ -238,6 +243,8 @@ def format_report(report: dict) -> str:
                      + ", ".join(report["no_face"][:10]) + (" ..." if len(report["no_face"]) > 10 else ""))
     for source, detail in list(report["failed"].items())[:10]:
         lines.append(f"failed: {source}: {detail}")
+    for source, detail in list(report.get("fewer_frames_than_packets", {}).items())[:10]:
+        lines.append(f"fewer frames than packets: {source}: {detail}")
     partly = report.get("frames_without_face", {})
     if partly:
         lines.append(f"{len(partly)} clips lose their face in some frames (cut where it was last seen): "

@@ -54,7 +54,7 @@ def format_summary(timeline) -> str:
     rate = {"timestamps": "by its timestamps", "folder_fps": "frame folder, frame_folder_fps"}.get(timeline.rate_source, timeline.rate_source)
     lines = [f"{Path(timeline.video).name}: {timeline.duration:.1f} s at {timeline.rate:.3g} fps ({rate}), {windows} "
              f"window{'s' * (windows != 1)} of {timeline.window:g} s every {timeline.stride:g} s "
-             f"({timeline.frames_embedded} frames through the vision tower)"]
+             f"({timeline.frames_embedded} frame{'s' * (timeline.frames_embedded != 1)} through the vision tower)"]
     shares = [f"{label} {share:.0%}" for label, share in timeline.shares().items() if share > 0]
     lines.append("dominant emotion: " + ", ".join(shares))
     segments = timeline.segments()

@@ -39,13 +39,15 @@ from ..faces_a3lign import DEFAULT_DETECTOR, FaceObserver, FacePlacement
 
 @dataclass
 class FrameGrid:
-    """Where a timeline's windows take their frames. `frames[k]`: video frame of grid point k; window w holds grid
-    points `starts[w] .. starts[w] + num_frames - 1`; window w covers `times[w]` seconds `(start, end)`."""
+    """Where a timeline's windows take their frames. `frames[k]`: video frame of grid point k, which stands for the
+    `step` seconds from `k * step`; window w holds grid points `starts[w] .. starts[w] + num_frames - 1`; window w
+    covers `times[w]` seconds `(start, end)`."""
 
     frames: list[int]
     starts: list[int]
     num_frames: int
     times: list[tuple[float, float]]
+    step: float
 
     def points(self, window: int) -> range:
         return range(self.starts[window], self.starts[window] + self.num_frames)
@@ -65,13 +67,13 @@ def frame_grid(timing: FrameTiming, num_frames: int, window: float, stride: floa
     duration = timing.duration
     if duration < window:  # one window: the whole video, as the pipeline samples it
         frames = sample_segment_indices(timing.num_frames, num_frames, timing=timing)
-        return FrameGrid(frames, [0], num_frames, [(0.0, duration)])
+        return FrameGrid(frames, [0], num_frames, [(0.0, duration)], duration / num_frames)
     shift = int(multiple)
     count = math.floor((duration - window) / stride + 1e-9) + 1
     points = (count - 1) * shift + num_frames
     frames = [timing.frame_at((k + Fraction(1, 2)) * step) for k in range(points)]
     return FrameGrid(frames, [w * shift for w in range(count)], num_frames,
-                     [(w * stride, w * stride + window) for w in range(count)])
+                     [(w * stride, w * stride + window) for w in range(count)], float(step))
 
 
 @dataclass
@@ -218,7 +220,7 @@ def predict_timeline(model, processor, video, window: float = 2.0, stride: float
     grid = frame_grid(info.timing, model.config.num_frames, window, stride)
     face_crop = getattr(processor, "face_crop", False)  # absent from processors saved before face crops existed
     placement = grid_faces(video, grid, processor, bar) if face_crop else None
-    step = window / model.config.num_frames
+    step = grid.step
     missing = runs_without_face(placement.present) if placement is not None else []
     if missing and face_crop == "strict":
         first, last = missing[0]

@@ -3,6 +3,7 @@ processor's face_crop gives the pipeline; resumable, parallel, clips without a f
 
 import csv
 import json
+from fractions import Fraction
 
 import pytest
 import torch
@@ -102,3 +103,23 @@ def test_command_lists_and_errors(raw, tmp_path, capsys):
     assert data_cli(["crop-faces", "--input", str(raw), "--output", str(tmp_path / "o3"), "--no_face", "drop"]) == 2
     assert "no_face='drop' is invalid" in capsys.readouterr().err
     assert data_cli(["crop-faces", "--input", str(tmp_path / "nowhere"), "--output", str(tmp_path / "o4")]) == 2
+
+
+def test_a_variable_rate_videos_folder_is_sampled_as_the_video(tmp_path):
+    """A phone's recording, 30 fps then 4 fps: its folder carries the video's timestamps, so training samples the
+    folder by time exactly as the pipeline samples the video: identical pixels (frames by index would differ)."""
+    frames, _ = astronaut_video(60, face_side=60, centre=((100, 100), (220, 130)))
+    times = [round(1000 * k / 30) for k in range(45)] + [1500 + 250 * k for k in range(15)]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_video(raw / "phone.mp4", frames, "libx264", "yuv420p", times_ms=times, options={"bf": "0"})
+    report = crop_faces(raw, tmp_path / "faces", num_frames=16, num_workers=1)
+    assert report["counts"] == {"written": 1}
+    folder = tmp_path / "faces" / "phone"
+    stamps = json.loads((folder / "timestamps.json").read_text())
+    assert float(stamps["pts"][-1] * Fraction(stamps["time_base"])) == pytest.approx(times[-1] / 1000)
+    faces = A3lignVideoProcessor(face_crop=True)
+    from_video = faces(str(raw / "phone.mp4"), return_metadata=True)
+    from_folder = A3lignVideoProcessor()(str(folder), return_metadata=True)
+    assert from_folder["video_metadata"][0].frames_indices == from_video["video_metadata"][0].frames_indices
+    assert torch.equal(from_folder["pixel_values_videos"], from_video["pixel_values_videos"])

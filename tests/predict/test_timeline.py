@@ -208,3 +208,25 @@ def test_a_video_damaged_halfway_is_named(untrained, tmp_path):
     video.write_bytes(bytes(data))
     with pytest.raises(ValueError, match=r"'.*damaged.mp4'"):
         predict_timeline(*load(untrained), video, window=2, stride=0.5, progress=False)
+
+
+def test_a_video_shorter_than_its_window_tells_its_own_seconds(untrained, tmp_path):
+    """1.5 s of a face then 0.5 s without, windows of 4 s: one window, sampled as the pipeline samples the clip, and
+    the stretch without the face within the video's 2 s (its own segments of 2 s / 4), never past its end."""
+    face, _ = astronaut_video(12, face_side=70)
+    video = write_video(tmp_path / "short.mp4", np.concatenate([face, faceless_video(4)]), "libx264", "yuv444p", rate=RATE)
+    timeline = predict_timeline(*load(untrained, face_crop=True), video, window=4, stride=1, progress=False)
+    assert timeline.times == [(0.0, 2.0)] and timeline.stretches_without_face == [(1.5, 2.0)]
+    with pytest.raises(ValueError, match=r"between 1.5 s and 2 s \(frames 14 to 14;"):
+        predict_timeline(*load(untrained, face_crop="strict"), video, window=4, stride=1, progress=False)
+
+
+def test_a_folder_mixing_frame_sizes_is_refused_as_the_pipeline_refuses_it(untrained, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for t in range(40):
+        Image.fromarray(np.full((32 if t < 20 else 24,) * 2 + (3,), 80, np.uint8)).save(folder / f"{t}.png")
+    with pytest.raises(ValueError, match=r"frame folder '.*mixed' mixes frame sizes"):
+        predict_timeline(*load(untrained), folder, window=2, stride=1, progress=False)
