@@ -61,6 +61,15 @@ class A3lignConfig(PreTrainedConfig):
             Sentences per class S (paper: 16).
         mat_tokens (`int`, *optional*, defaults to 64):
             Learnable tokens per sentence T (paper: 64). `T + 3` (SOS, ".", EOT) must fit CLIP's text positions.
+        mat_init (`str`, *optional*, defaults to `"random"`):
+            How the MAT starts (paper silent): `"random"` (normal, `mat_init_std`), or `"text"`: each class's S
+            sentences from the word embeddings of S descriptions of its expression (CoOp and DFER-CLIP start prompts
+            from words), so that the untrained model is CLIP's zero-shot classifier (`bap_stage=0`). Set by
+            [`A3lignModel.from_clip_pretrained`] with `mat_descriptions`, which needs the checkpoint's tokenizer.
+        mat_sentence_lengths (`list[list[int]]`, *optional*):
+            Tokens each sentence uses, `C x S` values in `[1, mat_tokens]`; None: all `mat_tokens`. A text-initialised
+            MAT's sentences end where their descriptions end (a token between a description and EOT would change
+            its embedding), CoOp's convention; the slots past them are unused.
         mat_init_std (`float`, *optional*, defaults to 0.02):
             Std of the MAT's normal initialisation (paper silent; CoOp's choice).
         mat_period_token_id (`int`, *optional*, defaults to 269):
@@ -123,7 +132,9 @@ class A3lignConfig(PreTrainedConfig):
             Whether the scale trains (with whichever groups train in the active stage).
         bap_stage (`int`, *optional*, defaults to 3):
             Active BAP stage, which selects the forward path: 1 averages frames, 2 runs the video
-            dynamic encoder, 3 runs both modalities through the JAS.
+            dynamic encoder, 3 runs both modalities through the JAS; 0 is the model before training, CLIP's
+            zero-shot classifier (the mean of the frames' unit vectors against the mean of each class's sentences'
+            unit vectors; with `mat_init="text"`, CLIP's own zero-shot classification of the descriptions).
 
     Example:
 
@@ -145,6 +156,8 @@ class A3lignConfig(PreTrainedConfig):
     image_size: int = 112
     mat_sentences: int = 16
     mat_tokens: int = 64
+    mat_init: str = "random"
+    mat_sentence_lengths: list[list[int]] | None = None
     mat_init_std: float = 0.02
     mat_period_token_id: int = 269
     mat_truncate_after_eot: bool = True
@@ -198,8 +211,14 @@ class A3lignConfig(PreTrainedConfig):
 
         if len(self.id2label) < 2:
             fail("id2label", self.id2label, "at least 2 labels")
-        if self.bap_stage not in (1, 2, 3):
-            fail("bap_stage", self.bap_stage, "1, 2 or 3")
+        if self.bap_stage not in (0, 1, 2, 3):
+            fail("bap_stage", self.bap_stage, "0 (zero-shot), 1, 2 or 3")
+        if self.mat_init not in ("random", "text"):
+            fail("mat_init", self.mat_init, "'random' or 'text'")
+        lengths = self.mat_sentence_lengths
+        if lengths is not None and (len(lengths) != len(self.id2label) or any(
+                len(row) != self.mat_sentences or not all(1 <= n <= self.mat_tokens for n in row) for row in lengths)):
+            fail("mat_sentence_lengths", lengths, f"{len(self.id2label)} x {self.mat_sentences} counts in [1, mat_tokens]")
         for name in ("num_frames", "mat_sentences", "mat_tokens", "dynamic_hidden_size", "dynamic_num_heads"):
             if getattr(self, name) < 1:
                 fail(name, getattr(self, name), "a positive integer")

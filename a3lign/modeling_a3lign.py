@@ -38,6 +38,22 @@ PIPELINE_FILES = ("pipeline_a3lign.py", "processing_a3lign.py", "decoding_a3lign
 CLIP_SOS_ID, CLIP_EOT_ID = 49406, 49407
 
 
+def load_clip_tokenizer(clip_name_or_path):
+    """The tokenizer saved with a CLIP checkpoint; `ValueError` naming what is missing when there is none."""
+    from transformers import AutoTokenizer
+
+    missing = (f"CLIP checkpoint '{clip_name_or_path}' has no tokenizer (tokenizer.json, or vocab.json and merges.txt): "
+               f"mat_init='text' needs it to tokenise the class descriptions")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(clip_name_or_path)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"{missing} ({error})") from error
+    # Without its files, transformers builds an empty CLIP tokenizer (2 tokens) that maps every word to one id.
+    if len(tokenizer) < 258:
+        raise ValueError(f"{missing} (found a tokenizer of {len(tokenizer)} tokens: a byte-level BPE has at least 258)")
+    return tokenizer
+
+
 def clip_template_ids(text_config) -> tuple[int, int]:
     """(SOS id, EOT id) of a CLIP text config, correcting the legacy bos=0 / eos=2 configs."""
     if text_config.eos_token_id == 2:
@@ -70,9 +86,11 @@ class A3lignOutput(ModelOutput):
 class A3lignMAT(nn.Module):
     """Multi-Dimensional Alignment Tokens (paper Fig. 2b): a learnable `(C, S, T, D)` tensor.
 
-    Each class owns a paragraph of S sentences of T token embeddings of CLIP's text width D. Only the
+    Each class owns a paragraph of S sentences of up to T token embeddings of CLIP's text width D. Only the
     tokens are parameters; the template around them (SOS, ".", EOT) is looked up in the frozen CLIP
-    token embedding at run time, so it can never go stale across loading, dtype or device moves.
+    token embedding at run time, so it can never go stale across loading, dtype or device moves. A sentence
+    uses its first `config.mat_sentence_lengths[c][s]` tokens (all T unless set: a MAT initialised from text has
+    its sentences end where their descriptions end, CoOp's convention; the slots past them are unused).
     """
 
     def __init__(self, config: A3lignConfig):
@@ -82,20 +100,29 @@ class A3lignMAT(nn.Module):
         self.sos_id, self.eot_id = clip_template_ids(config.clip_config.text_config)
         self.period_id = config.mat_period_token_id
         self.context_length = None if config.mat_truncate_after_eot else config.clip_config.text_config.max_position_embeddings
+        lengths = config.mat_sentence_lengths or [[config.mat_tokens] * config.mat_sentences] * config.num_labels
+        self.lengths = [length for row in lengths for length in row]  # (C * S,) plain numbers, set by the config
 
     @property
-    def eot_position(self) -> int:
-        return self.tokens.shape[2] + 2
+    def eot_positions(self) -> torch.Tensor:
+        """`(C * S,)` where each sentence's EOT stands: after SOS, its tokens and the period."""
+        return torch.tensor(self.lengths, device=self.tokens.device) + 2
 
     def forward(self, token_embedding: nn.Embedding) -> torch.Tensor:
-        """Sentence inputs `(C * S, T + 3, D)`: `[SOS] t1 .. tT . [EOT]`, padded with EOT up to CLIP's
-        context length when `mat_truncate_after_eot` is off (the causal mask makes both identical)."""
+        """Sentence inputs `(C * S, T + 3, D)`: `[SOS] t1 .. tL . [EOT]`, then EOT up to `T + 3` positions (or CLIP's
+        context length when `mat_truncate_after_eot` is off); the causal mask makes what follows EOT irrelevant."""
         tokens = self.tokens.flatten(0, 1)
-        num_sentences, length = tokens.shape[0], self.eot_position + 1
-        pad = 0 if self.context_length is None else self.context_length - length
-        ids = torch.tensor([self.sos_id, self.period_id] + [self.eot_id] * (1 + pad), device=tokens.device)
-        template = token_embedding(ids).to(tokens.dtype).unsqueeze(0).expand(num_sentences, -1, -1)
-        return torch.cat([template[:, :1], tokens, template[:, 1:]], dim=1)
+        num_sentences, slots = tokens.shape[:2]
+        length = slots + 3 if self.context_length is None else self.context_length
+        positions = torch.arange(length, device=tokens.device)
+        lengths = self.eot_positions.unsqueeze(1) - 2
+        ids = torch.full((num_sentences, length), self.eot_id, device=tokens.device)
+        ids[:, 0] = self.sos_id
+        ids[positions.unsqueeze(0) == lengths + 1] = self.period_id
+        template = token_embedding(ids).to(tokens.dtype)
+        padded = torch.cat([template[:, :1], tokens, template[:, slots + 1 :]], dim=1)
+        learned = ((positions >= 1) & (positions.unsqueeze(0) <= lengths)).unsqueeze(-1)
+        return torch.where(learned, padded, template)
 
 
 class A3lignDynamicEncoder(nn.Module):
@@ -168,6 +195,13 @@ class A3lignDynamicEncoder(nn.Module):
         return self.position_embedding.shape[0] if self.position_embedding is not None else 1 << 30
 
 
+class _MeanOfUnitVectors(nn.Module):
+    """`(N, L, d)` -> `pooler_output (N, d)`: the mean of the L unit vectors (the zero-shot class path)."""
+
+    def forward(self, inputs_embeds: torch.Tensor) -> BaseModelOutputWithPooling:
+        return BaseModelOutputWithPooling(pooler_output=F.normalize(inputs_embeds, dim=-1).mean(dim=1))
+
+
 class A3lignPreTrainedModel(PreTrainedModel):
     config: A3lignConfig
     config_class = A3lignConfig
@@ -223,12 +257,14 @@ class A3lignModel(A3lignPreTrainedModel):
 
     # ----- construction and loading -----------------------------------------------------------
     @classmethod
-    def from_clip_pretrained(cls, clip_name_or_path, id2label=None, **config_overrides) -> "A3lignModel":
+    def from_clip_pretrained(cls, clip_name_or_path, id2label=None, mat_descriptions=None, **config_overrides) -> "A3lignModel":
         """Build a fresh A3lign model around a CLIP checkpoint (hub id or local folder), copying its weights.
 
         Args:
             clip_name_or_path: e.g. `"openai/clip-vit-large-patch14"` or a folder saved by `CLIPModel`.
             id2label: `{index: name}` of the classes (default: DFEW's seven).
+            mat_descriptions: with `mat_init="text"`, `{class name: [sentence, ...]}` to start the MAT from
+                (`init_mat_from_text`), tokenised by the checkpoint's own tokenizer.
             **config_overrides: any other [`A3lignConfig`] field.
         """
         clip = CLIPModel.from_pretrained(clip_name_or_path)
@@ -239,7 +275,42 @@ class A3lignModel(A3lignPreTrainedModel):
         )
         model = cls(config)
         model.clip.load_state_dict(clip.state_dict())
+        if config.mat_init == "text":
+            if not mat_descriptions:
+                raise ValueError("mat_init='text' needs descriptions of the classes: pass mat_descriptions "
+                                 "{class name: [sentence, ...]}")
+            model.init_mat_from_text(mat_descriptions, load_clip_tokenizer(clip_name_or_path))
         return model
+
+    @torch.no_grad()
+    def init_mat_from_text(self, descriptions: dict, tokenizer) -> None:
+        """Start the MAT from words (`mat_init="text"`): sentence s of class c takes the word embeddings of the s-th
+        description of that class (`descriptions[name]`, cycled when fewer than S, the first S when more) and ends
+        where it ends (`config.mat_sentence_lengths`), so that at initialisation the MAT's sentence embeddings are
+        exactly CLIP's text features of those descriptions (each closed by one period, the template's). Every class
+        needs descriptions; a description must fit `mat_tokens` tokens."""
+        config = self.config
+        names = [config.id2label[i] for i in range(config.num_labels)]
+        missing = [name for name in names if not descriptions.get(name)]
+        if missing:
+            raise ValueError(f"no descriptions of the classes {missing}: mat_init='text' needs sentences for every class "
+                             f"(got descriptions of {sorted(descriptions)})")
+        token_embedding = self.clip.text_model.embeddings.token_embedding
+        lengths = []
+        for c, name in enumerate(names):
+            row = []
+            for s in range(config.mat_sentences):
+                sentence = descriptions[name][s % len(descriptions[name])].strip().rstrip(".").strip()
+                ids = tokenizer(sentence, add_special_tokens=False)["input_ids"]
+                if not 1 <= len(ids) <= config.mat_tokens:
+                    raise ValueError(f"description {sentence!r} of {name} is {len(ids)} tokens: expected 1 to "
+                                     f"mat_tokens={config.mat_tokens}")
+                self.mat.tokens[c, s, : len(ids)] = token_embedding(torch.tensor(ids, device=token_embedding.weight.device))
+                row.append(len(ids))
+            lengths.append(row)
+        config.mat_sentence_lengths, config.mat_init = lengths, "text"
+        self.mat.lengths = [length for row in lengths for length in row]
+        self._class_cache = None
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
@@ -281,9 +352,10 @@ class A3lignModel(A3lignPreTrainedModel):
     # ----- BAP ---------------------------------------------------------------------------------
     def set_bap_stage(self, stage: int) -> None:
         """Select stage `stage`'s forward path (paper Fig. 2d): 1 averages frames, 2 runs the video dynamic
-        encoder, 3 runs both modalities through the JAS. What trains is not the model's decision."""
-        if stage not in (1, 2, 3):
-            raise ValueError(f"bap_stage={stage!r} is invalid: expected 1, 2 or 3.")
+        encoder, 3 runs both modalities through the JAS; 0 is the model before training, CLIP's zero-shot classifier
+        (`get_video_features`, `get_class_embeddings`). What trains is not the model's decision."""
+        if stage not in (0, 1, 2, 3):
+            raise ValueError(f"bap_stage={stage!r} is invalid: expected 0 (zero-shot), 1, 2 or 3.")
         self.config.bap_stage = stage
 
     @torch.no_grad()
@@ -338,9 +410,11 @@ class A3lignModel(A3lignPreTrainedModel):
             if pixel_values_videos is None:
                 raise ValueError("pass pixel_values_videos (B, F, 3, H, W) or frame_embeddings (B, F, d)")
             frame_embeddings = self.get_frame_embeddings(pixel_values_videos)
+        stage = self.config.bap_stage
+        if stage == 0:  # CLIP's zero-shot classifier: the mean of the frames' unit vectors, in CLIP's own space
+            return F.normalize(frame_embeddings, dim=-1).mean(dim=1)
         if self.config.frame_standardization:
             frame_embeddings = (frame_embeddings - self.frame_mean) / self.frame_std
-        stage = self.config.bap_stage
         if stage == 1:  # no video-side learning yet: average over time
             return frame_embeddings.mean(dim=1)
         encoder = self.video_dynamic_encoder if stage == 2 else self.jas
@@ -357,14 +431,16 @@ class A3lignModel(A3lignPreTrainedModel):
         hidden = text.embeddings(inputs_embeds=inputs)
         mask = create_causal_mask(config=text.config, inputs_embeds=hidden, attention_mask=None, cache=None)
         hidden = text.encoder(inputs_embeds=hidden, attention_mask=mask, is_causal=True).last_hidden_state
-        # LayerNorm acts per position: normalising the EOT position alone is exact and cheaper.
-        pooled = text.final_layer_norm(hidden[:, self.mat.eot_position])
+        # LayerNorm acts per position: normalising the EOT positions alone is exact and cheaper.
+        pooled = text.final_layer_norm(hidden[torch.arange(hidden.shape[0], device=hidden.device), self.mat.eot_positions])
         classes, sentences = self.mat.tokens.shape[:2]
         return self.clip.text_projection(pooled).view(classes, sentences, -1)
 
     def _class_path(self) -> tuple[nn.Module, list[torch.Tensor]]:
-        """The active stage's class-side encoder and every tensor class embeddings depend on."""
-        encoder = self.jas if self.config.bap_stage == 3 else self.text_dynamic_encoder
+        """The active stage's class-side encoder and every tensor class embeddings depend on. Stage 0 (zero-shot):
+        the mean of each class's sentences' unit vectors, CLIP's prompt ensembling, no encoder."""
+        stage = self.config.bap_stage
+        encoder = self.jas if stage == 3 else self.text_dynamic_encoder if stage else _MeanOfUnitVectors()
         tensors = [*self.mat.parameters(), *encoder.parameters(), *self.clip.text_model.parameters(),
                    *self.clip.text_projection.parameters()]
         return encoder, tensors

@@ -72,6 +72,28 @@ def tester() -> A3lignTester:
     return A3lignTester()
 
 
+def save_clip_with_tokenizer(folder):
+    """A tiny random CLIP saved with a tokenizer: byte-level BPE without merges (a token a character), in CLIP's own
+    byte order, so that "." is 269 as in CLIP's vocabulary; SOS 512, EOT 513; 40 text positions."""
+    import json
+
+    from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    characters = list(bytes_to_unicode().values())
+    vocab = {token: i for i, token in enumerate(characters + [c + "</w>" for c in characters])}
+    vocab.update({"<|startoftext|>": 512, "<|endoftext|>": 513})
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")).save_pretrained(folder)
+    text = dict(vocab_size=514, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                max_position_embeddings=40, bos_token_id=512, eos_token_id=513, pad_token_id=0)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8)
+    torch.manual_seed(4)
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture
 def tiny_clip_dir(tmp_path):
     """A tiny random CLIP saved to a folder, standing in for a hub checkpoint."""

@@ -13,6 +13,7 @@ from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 from transformers.training_args import OptimizerNames
 
 from ..data import DatasetArguments, parse_test_views
+from .balance import CLASS_BALANCE
 
 # LoRA targets: the attention of these CLIP towers (a regex over A3lignModel's module names).
 LORA_TOWERS = {"vision": "vision_model", "text": "text_model", "both": "(vision_model|text_model)"}
@@ -27,6 +28,15 @@ class ModelArguments:
     image_size: int = field(default=112, metadata={"help": "Crop fed to CLIP (paper: 112)."})
     mat_sentences: int = field(default=16, metadata={"help": "MAT sentences per class S (paper: 16)."})
     mat_tokens: int = field(default=64, metadata={"help": "MAT tokens per sentence T (paper: 64)."})
+    mat_init: str | None = field(
+        default=None, metadata={"help": "How the MAT starts: random, or text (from descriptions of each expression, "
+                                        "built in for DFEW / FERV39k / MAFW classes; needs the CLIP checkpoint's "
+                                        "tokenizer). Default: A3lignConfig's (random)."}
+    )
+    mat_descriptions: str | None = field(
+        default=None, metadata={"help": "With --mat_init text: a JSON file, class name -> list of sentences, in place "
+                                        "of the built-in descriptions."}
+    )
     config_overrides: str | None = field(
         default=None, metadata={"help": 'JSON of other A3lignConfig fields, e.g. {"dynamic_dropout": 0.0}.'}
     )
@@ -61,8 +71,18 @@ class TrainingDataArguments:
         default=None, metadata={"help": "Extract frame embeddings once into this folder and train on them."}
     )
     frame_cache_views: int = field(default=4, metadata={"help": "Cached training views per clip (random crops/segments)."})
+    class_balance: str = field(
+        default="none", metadata={"help": "Rare classes: none (plain cross-entropy), logit_adjustment (training logits "
+                                          "plus tau * log(class prior), Menon et al. 2021) or balanced_sampling (each "
+                                          "draw a class uniformly). Inference is unchanged."}
+    )
+    logit_adjustment_tau: float = field(default=1.0, metadata={"help": "tau of --class_balance logit_adjustment."})
 
     def __post_init__(self):
+        if self.class_balance not in CLASS_BALANCE:
+            raise ValueError(f"class_balance={self.class_balance!r} is invalid: expected one of {', '.join(CLASS_BALANCE)}")
+        if not self.logit_adjustment_tau >= 0:
+            raise ValueError(f"logit_adjustment_tau={self.logit_adjustment_tau}: expected a non-negative number, e.g. 1")
         parse_test_views(self.test_views)  # fails early, naming the value
         if self.calibration_clips < 1:
             raise ValueError(f"calibration_clips={self.calibration_clips}: expected at least 1 clip")

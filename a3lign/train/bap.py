@@ -30,6 +30,7 @@ from transformers import Trainer, TrainerCallback
 
 from ..modeling_a3lign import A3lignModel
 from .arguments import BAPArguments
+from .balance import ClassBalancedSampler, logit_adjusted_loss
 
 logger = logging.getLogger(__name__)
 
@@ -217,11 +218,22 @@ class BAPTrainer(Trainer):
     """A `Trainer` whose optimizer holds one parameter group per BAP group and whose schedule follows
     the stages. Everything else (loop, DDP, mixed precision, checkpoints, logging) is the stock Trainer."""
 
-    def __init__(self, *args, bap: BAPArguments, **kwargs):
+    def __init__(self, *args, bap: BAPArguments, class_balance: str = "none", train_labels=None,
+                 class_prior=None, logit_adjustment_tau: float = 1.0, **kwargs):
+        """`class_balance` (`a3lign.train.balance`): "logit_adjustment" adds `logit_adjustment_tau * log(class_prior)`
+        to the training logits; "balanced_sampling" draws the training clips by class (`train_labels`, in dataset
+        order)."""
         self.bap = bap
         self.bap_callback = BAPCallback(bap)
+        self.class_balance, self.train_labels = class_balance, train_labels
+        self.class_prior, self.logit_adjustment_tau = class_prior, logit_adjustment_tau
         super().__init__(*args, **kwargs)
         self.add_callback(self.bap_callback)
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self.class_balance == "balanced_sampling":
+            return ClassBalancedSampler(self.train_labels, seed=self.args.seed)
+        return super()._get_train_sampler(train_dataset)
 
     def train(self, *args, **kwargs):
         # The optimizer and DDP see every staged group trainable; the callback then sets the stage.
@@ -241,10 +253,16 @@ class BAPTrainer(Trainer):
                     f"process count): it planned {loaded[0]}, this run {planned[0]}; resume with the run's own flags"
                 )
 
-    def compute_loss(self, model, inputs, *args, **kwargs):
+    def compute_loss(self, model, inputs, return_outputs: bool = False, *args, **kwargs):
         if model.training:  # a training step, which has just set every module to training mode
             set_training_modes(model)
-        return super().compute_loss(model, inputs, *args, **kwargs)
+            if self.class_balance == "logit_adjustment":
+                inputs = dict(inputs)
+                labels = inputs.pop("labels")
+                outputs = model(**inputs)
+                loss = logit_adjusted_loss(outputs.logits, labels, self.class_prior, self.logit_adjustment_tau)
+                return (loss, outputs) if return_outputs else loss
+        return super().compute_loss(model, inputs, return_outputs, *args, **kwargs)
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None:

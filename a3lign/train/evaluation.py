@@ -4,6 +4,8 @@ logits of a clip's views are averaged)."""
 
 import torch
 
+from ..data.descriptions import descriptions_for
+from ..modeling_a3lign import A3lignModel
 from .frame_cache import precision_context
 from .metrics import load_dfer_recall
 
@@ -63,3 +65,26 @@ def evaluate_model(model, dataset, batch_size: int = 8, num_workers: int = 0, pr
     )
     result["num_clips"] = len(references)
     return result
+
+
+def zero_shot_model(clip_model: str, id2label: dict, descriptions_file=None, **config) -> A3lignModel:
+    """An untrained A3lign around `clip_model` in stage 0: CLIP's zero-shot classifier of the classes' descriptions
+    (built in, or `descriptions_file`), the "before training" figures of every run."""
+    from transformers import CLIPConfig
+
+    descriptions = descriptions_for(list(id2label.values()), descriptions_file)
+    # Room for any description CLIP can read (each sentence uses only its own tokens).
+    config.setdefault("mat_tokens", min(64, CLIPConfig.from_pretrained(clip_model).text_config.max_position_embeddings - 3))
+    model = A3lignModel.from_clip_pretrained(clip_model, id2label=id2label, mat_init="text",
+                                             mat_descriptions=descriptions, bap_stage=0, **config)
+    return model.eval()
+
+
+def evaluate_zero_shot(model, dataset, batch_size: int = 8, num_workers: int = 0, precision=None) -> dict:
+    """`evaluate_model` of a text-initialised model in stage 0 (CLIP's zero-shot classifier), its stage restored."""
+    stage = model.config.bap_stage
+    model.set_bap_stage(0)
+    try:
+        return evaluate_model(model, dataset, batch_size, num_workers, precision)
+    finally:
+        model.set_bap_stage(stage)

@@ -56,9 +56,13 @@ def skipped_line(run: dict) -> str:
 
 
 def results_table(run: dict) -> str:
-    """UAR / WAR of the single (pipeline) view, and of multi-view testing beside it where computed."""
-    lines = ["| test views | UAR (%) | WAR (%) |", "|---|---|---|",
-             f"| 1 (the pipeline's) | {run['final']['uar']:.2f} | {run['final']['war']:.2f} |"]
+    """UAR / WAR of the single (pipeline) view, and of multi-view testing beside it where computed; with a MAT started
+    from text, the model before training (CLIP's zero-shot classifier of the descriptions) first."""
+    lines = ["| test views | UAR (%) | WAR (%) |", "|---|---|---|"]
+    if run.get("zero_shot"):
+        zero = run["zero_shot"]
+        lines.append(f"| before training: CLIP zero-shot, 1 view | {zero['uar']:.2f} | {zero['war']:.2f} |")
+    lines.append(f"| 1 (the pipeline's) | {run['final']['uar']:.2f} | {run['final']['war']:.2f} |")
     if run.get("multi_view"):
         multi = run["multi_view"]
         lines.append(f"| {multi['views']} (logits averaged) | {multi['uar']:.2f} | {multi['war']:.2f} |")
@@ -97,6 +101,16 @@ def card_metadata(run: dict) -> ModelCardData:
     )
 
 
+def balance_line(run: dict) -> str:
+    """The class-balance option and the training split's class prior, in words."""
+    option = run.get("class_balance", "none")
+    described = {"none": "plain cross-entropy", "balanced_sampling": "class-balanced sampling",
+                 "logit_adjustment": f"logit adjustment (tau {run.get('logit_adjustment_tau')})"}.get(option, option)
+    prior = run.get("class_prior") or {}
+    shares = ", ".join(f"{label} {share:.1%}" for label, share in prior.items())
+    return f"{described}; class prior of the training split: {shares}" if shares else described
+
+
 def write_model_card(path: Path, run: dict) -> None:
     """The run's card (see the module docstring); `run` holds the run's figures (`a3lign.train.run`)."""
     final, best = run["final"], run.get("best_epoch")
@@ -125,6 +139,7 @@ Alignment Synchronizer, trained with the three-stage Bidirectional Alignment Tra
   MAT {run['learning_rates']['mat']:g}, temporal modules {run['learning_rates']['dynamic']:g} (the JAS at
   {run['jas_learning_rate_ratio']:g}x that, after {run['jas_frozen_ratio']:.0%} of stage 3); optimizer `{run['optim']}`, batch {run['total_batch_size']}.
 - LoRA on the CLIP towers: {run.get('lora') or 'none (CLIP frozen, as in the paper)'}.
+- Rare classes: {balance_line(run)}.
 
 ## Results (test split, last epoch: the model in this folder)
 

@@ -111,6 +111,10 @@ def write_metrics(path: Path, run: dict) -> None:
         "learning_rates": run.get("learning_rates"), "optim": run.get("optim"),
         "train_clips": run.get("train_clips"), "test_clips": run.get("test_clips"), "skipped": run.get("skipped"),
         "problems": run.get("problems"),
+        "zero_shot": {k: zero[k] for k in ("uar", "war", "per_class_recall")} if (zero := run.get("zero_shot")) else None,
+        "mat_init": run.get("mat_init"),
+        "class_prior": run.get("class_prior"), "class_balance": run.get("class_balance"),
+        "logit_adjustment_tau": run.get("logit_adjustment_tau"),
         "decode_failures": run.get("decode_failures") or [],
     }
     path.write_text(json.dumps(_json_safe(payload), indent=2))
@@ -121,6 +125,9 @@ def write_fold_table(output_dir: Path, folds: list[dict]) -> str:
     single view and multi-view where computed, as Markdown; also written to folds.md / folds.json."""
     columns = {"uar": [r["final"]["uar"] for r in folds], "war": [r["final"]["war"] for r in folds]}
     header = ["UAR (%)", "WAR (%)"]
+    if all(r.get("zero_shot") for r in folds):  # the "before training" figures: CLIP's zero-shot classifier
+        columns = {f"zero_shot_{m}": [r["zero_shot"][m] for r in folds] for m in ("uar", "war")} | columns
+        header = ["zero-shot UAR (%)", "zero-shot WAR (%)", *header]
     if all(r.get("multi_view") for r in folds):
         views = folds[0]["multi_view"]["views"]
         columns |= {f"{m}_{views}": [r["multi_view"][m] for r in folds] for m in ("uar", "war")}

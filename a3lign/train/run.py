@@ -20,9 +20,11 @@ from .. import A3lignModel, A3lignVideoProcessor
 from ..data import (
     ClipDataset, ClipView, DatasetArguments, DecodeFailures, multi_views, training_view,
 )
+from ..data.descriptions import descriptions_for
 from .arguments import LORA_TOWERS, BAPArguments, ModelArguments, TrainingDataArguments
+from .balance import class_prior
 from .bap import BAPTrainer, stage_at_epoch, unwrap
-from .evaluation import evaluate_model
+from .evaluation import evaluate_model, evaluate_zero_shot
 from .frame_cache import CachedViews, build_cached_split, frame_embeddings
 from .frame_statistics import evenly_spaced, set_frame_statistics_from
 from .hub import HubPush, hub_repo_id
@@ -56,9 +58,15 @@ class RunResult:
 def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stage: int):
     """The A3lign model around the CLIP checkpoint, wrapped with LoRA adapters when `lora_r > 0`."""
     overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    if model_args.mat_init is not None:
+        overrides["mat_init"] = model_args.mat_init
+    descriptions = None
+    if overrides.get("mat_init") == "text":
+        descriptions = descriptions_for(list(id2label.values()), model_args.mat_descriptions)
     model = A3lignModel.from_clip_pretrained(
         model_args.clip_model, id2label=id2label, num_frames=model_args.num_frames, image_size=model_args.image_size,
-        mat_sentences=model_args.mat_sentences, mat_tokens=model_args.mat_tokens, bap_stage=first_stage, **overrides,
+        mat_sentences=model_args.mat_sentences, mat_tokens=model_args.mat_tokens, bap_stage=first_stage,
+        mat_descriptions=descriptions, **overrides,
     )
     if model_args.lora_r <= 0:
         return model
@@ -217,10 +225,19 @@ def run_bap(
     training_args.num_train_epochs = bap_args.total_epochs
     training_args.max_steps = -1
     metrics = RecallMetrics(labels)
+    train_labels = [clip.label for clip in splits["train"].clips]  # the datasets' order
+    prior = class_prior(train_labels, len(labels))
     trainer = BAPTrainer(  # the processor travels with every checkpoint (processing_class)
         model=model, args=training_args, bap=bap_args, compute_metrics=metrics, processing_class=processor,
-        train_dataset=datasets.train, eval_dataset=datasets.test,
+        train_dataset=datasets.train, eval_dataset=datasets.test, class_balance=data_args.class_balance,
+        train_labels=train_labels, class_prior=prior, logit_adjustment_tau=data_args.logit_adjustment_tau,
     )
+    zero_shot = None
+    if unwrap(model).config.mat_init == "text" and trainer.is_world_process_zero():
+        # Before any step: the model as built is CLIP's zero-shot classifier of the descriptions (stage 0).
+        zero_shot = evaluate_zero_shot(unwrap(model), datasets.test, training_args.per_device_eval_batch_size,
+                                       training_args.dataloader_num_workers, precision=training_precision(training_args))
+        logger.info("before training (zero-shot): UAR %.2f  WAR %.2f", zero_shot["uar"], zero_shot["war"])
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     evaluated_last = any("eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history)
     if metrics.last is None or not evaluated_last:
@@ -244,6 +261,8 @@ def run_bap(
         "hub_model_id": hub.repo_id if hub else None, "num_frames": final_model.config.num_frames,
         "dataset": dataset_args.dataset, "fold": fold, "clip_model": model_args.clip_model, "labels": labels,
         "train_clips": len(splits["train"].clips), "test_clips": len(splits["test"].clips),
+        "class_prior": dict(zip(labels, prior)), "class_balance": data_args.class_balance,
+        "logit_adjustment_tau": data_args.logit_adjustment_tau if data_args.class_balance == "logit_adjustment" else None,
         "skipped": {split: report.listed - len(report.clips) for split, report in splits.items()},
         "problems": {split: dict(Counter(kind for kind, *_ in report.problems)) for split, report in splits.items()},
         "stage_epochs": bap_args.stage_epochs, "learning_rates": bap_args.learning_rates(training_args.optim),
@@ -254,6 +273,7 @@ def run_bap(
         * max(1, training_args.world_size),
         "lora": f"r={model_args.lora_r} on {model_args.lora_target} (merged)" if model_args.lora_r > 0 else None,
         "final": metrics.last, "multi_view": multi_view, "decode_failures": failures.read(),
+        "mat_init": unwrap(model).config.mat_init, "zero_shot": zero_shot,
         "best_epoch": {"epoch": best[0], "uar": best[1]["eval_uar"], "war": best[1]["eval_war"]} if best else None,
         "per_stage": stage_results(history, bap_args.stage_epochs, labels),
         "bap": asdict(bap_args),
