@@ -325,10 +325,12 @@ def frame_pixels(frame, aspect: Fraction, path, size: tuple[int, int] | None = N
     stored = square_pixel_size(frame.width, frame.height, aspect, path)
     if size is not None:  # the size to show, turned back to the stored orientation
         stored = size[::-1] if transform in QUARTER_TURNS else size
+    # One swscale thread: a converted frame keeps its scaler, and a scaler with slice threads that is freed in a
+    # forked DataLoader worker (a frame left in a reference cycle at the fork) waits forever on the parent's threads.
     if stored == (frame.width, frame.height):
-        array = frame.to_ndarray(format="rgb24")
+        array = frame.to_ndarray(format="rgb24", threads=1)
     else:
-        array = frame.to_ndarray(format="rgb24", width=stored[0], height=stored[1], interpolation="BICUBIC")
+        array = frame.to_ndarray(format="rgb24", width=stored[0], height=stored[1], interpolation="BICUBIC", threads=1)
     return _transformed(array, transform)
 
 

@@ -331,3 +331,43 @@ def test_a_folder_mixing_frame_sizes_is_named_by_every_reader(tmp_path):
         read_clip_frames(folder, 4)
     with pytest.raises(ValueError, match=r"frame folder '.*mixed' mixes frame sizes"):
         list(iter_frames(folder))
+
+
+FORKED_WORKERS = """
+import gc, sys, av, torch
+from fractions import Fraction
+from a3lign.decoding_a3lign import frame_pixels
+container = av.open(sys.argv[1])
+frame = next(container.decode(video=0))
+frame_pixels(frame, Fraction(1), sys.argv[1], size=(64, 40))  # a scaled conversion: the frame keeps a scaler
+container.close()
+cycle = [frame]
+cycle.append(cycle)  # left to the garbage collector, as a frame caught in a reference cycle is
+del frame, cycle
+gc.disable()  # collected only in the workers, after the fork
+
+
+class Collecting(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        gc.collect()
+        return index
+
+
+loader = torch.utils.data.DataLoader(Collecting(), batch_size=2, num_workers=2)
+print(sum(int(b.sum()) for b in loader))
+"""
+
+
+def test_a_converted_frame_freed_in_a_forked_worker_does_not_hang_it(tmp_path):
+    """A frame converted with swscale slice threads and freed in a forked DataLoader worker waited forever on
+    threads that exist only in the parent (the first training epoch hung); conversions use one swscale thread."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "clip.mp4"
+    write_video(path, np.random.default_rng(0).integers(0, 255, (4, 480, 640, 3), dtype=np.uint8), "libx264", "yuv420p")
+    run = subprocess.run([sys.executable, "-c", FORKED_WORKERS, str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "6", run.stderr[-2000:]
