@@ -315,14 +315,15 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         def choose(timing: FrameTiming):
             if sample_indices_fn is None:
                 return range(timing.num_frames)
-            return sample_indices_fn(metadata=self._metadata(timing))
+            return sample_indices_fn(metadata=self.clip_metadata(timing))
 
         frames, indices, info = read_sampled_frames(video_url_or_urls, choose, self.frame_folder_fps)
-        metadata = self._metadata(info.timing, height=frames.shape[1], width=frames.shape[2], frames_indices=indices)
+        metadata = self.clip_metadata(info.timing, height=frames.shape[1], width=frames.shape[2], frames_indices=indices)
         return frames, metadata
 
     @staticmethod
-    def _metadata(timing: FrameTiming, **values) -> A3lignVideoMetadata:
+    def clip_metadata(timing: FrameTiming, **values) -> A3lignVideoMetadata:
+        """The metadata `sample_frames` reads of a clip shown at `timing` (its frame count, rate, length and timing)."""
         return A3lignVideoMetadata(total_num_frames=timing.num_frames, fps=timing.rate, duration=timing.duration,
                                    video_backend="pyav", timing=timing, **values)
 

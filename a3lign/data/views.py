@@ -5,10 +5,14 @@ segments, random crop and flip), evaluation and the pipeline (segment centres, c
 testing (shifted segments, corner crops: `test_views`). The frame cache stores views made by it.
 """
 
+import copy
 import os
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
+
+from ..decoding_a3lign import DEFAULT_FOLDER_FPS, probe_clip, read_sampled_frames
 
 
 @dataclass(frozen=True)
@@ -75,16 +79,31 @@ def clip_pixels(processor, path, view: ClipView = ClipView(), generator: torch.G
     return processor.crop_view(frames, view.crop_position)
 
 
-def clip_views(processor, path, views: list[ClipView]) -> torch.Tensor:
-    """Pixels `(V, F, 3, crop, crop)` of fixed `views` of one clip, each exactly `clip_pixels(processor, path, view)`,
-    with the clip decoded once per temporal sampling (multi-view testing: 2 decodes for 2x2 views, not 4)."""
-    decoded = {}
+def clip_views(processor, path, views: list[ClipView], generators=None) -> torch.Tensor:
+    """Pixels `(V, F, 3, crop, crop)` of several `views` of one clip, each exactly `clip_pixels(processor, path, view,
+    generators[v])`, with the clip decoded **once**: every view's frames are chosen first (random draws from its own
+    generator, in the order `clip_pixels` makes them), their union is decoded in one pass, then each view is cut,
+    (face-cropped) and normalised. Multi-view testing (2x2: one decode, not four) and the frame cache's training views
+    (one decode per clip, not one per view) read clips this way."""
+    generators = list(generators) if generators is not None else [None] * len(views)
+    info = probe_clip(path, getattr(processor, "frame_folder_fps", DEFAULT_FOLDER_FPS))
+    metadata = processor.clip_metadata(info.timing)
+    chosen = [processor.sample_frames(metadata, training=view.random_segments, generator=generator,
+                                      offset=view.segment_offset) for view, generator in zip(views, generators)]
+    wanted = sorted({int(i) for indices in chosen for i in indices})
+    frames, indices, _ = read_sampled_frames(path, lambda timing: wanted, processor.frame_folder_fps)
+    decoded = dict(zip(indices, frames))
+    plain = copy.copy(processor)
+    plain.face_crop = False  # faces are cut here, per view, on each view's own frames (as load_clip cuts them)
     pixels = []
-    for view in views:
-        if view == ClipView() or view.random_segments or view.augment:  # the pipeline's own path, or random draws
-            pixels.append(clip_pixels(processor, path, view))
+    for view, generator, picked in zip(views, generators, chosen):
+        clip = np.stack([decoded[int(i)] for i in picked])
+        if processor.face_crop:
+            clip = processor.crop_face(clip, picked, os.fspath(path))
+        if view == ClipView():
+            pixels.append(plain(clip, do_sample_frames=False)["pixel_values_videos"][0])
             continue
-        if view.segment_offset not in decoded:
-            decoded[view.segment_offset] = processor.load_clip(path, offset=view.segment_offset)[0]
-        pixels.append(processor.crop_view(decoded[view.segment_offset], view.crop_position))
+        tensor = torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2).contiguous()
+        pixels.append(processor.augment(tensor, generator, flip=view.flip) if view.augment
+                      else processor.crop_view(tensor, view.crop_position))
     return torch.stack(pixels)

@@ -147,6 +147,11 @@ class BAPArguments:
         default=0.1, metadata={"help": "The JAS's peak rate over --dynamic_learning_rate: it starts as the trained "
                                        "video encoder, so stage 3 fine-tunes it."}
     )
+    stage3_realign_steps: int = field(
+        default=0, metadata={"help": "At the switch to stage 3, Adam steps moving the MAT alone until the JAS gives "
+                                     "stage 2's class embeddings (no data; 0: none)."}
+    )
+    stage3_realign_learning_rate: float = field(default=1e-2, metadata={"help": "Learning rate of those steps."})
 
     def __post_init__(self):
         if len(self.stage_epochs) != 3 or min(self.stage_epochs) < 0 or sum(self.stage_epochs) == 0:
@@ -157,6 +162,9 @@ class BAPArguments:
         for name in ("mat_learning_rate", "dynamic_learning_rate"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: expected a non-negative learning rate")
+        if self.stage3_realign_steps < 0 or not self.stage3_realign_learning_rate > 0:
+            raise ValueError(f"stage3_realign_steps={self.stage3_realign_steps}, stage3_realign_learning_rate="
+                             f"{self.stage3_realign_learning_rate}: expected a non-negative step count and a positive rate")
         if self.jas_learning_rate_ratio < 0:
             raise ValueError(f"jas_learning_rate_ratio={self.jas_learning_rate_ratio}: expected a non-negative ratio")
 

@@ -23,6 +23,7 @@ Optimizer state (momentum) is reset at each stage start.
 
 import logging
 import math
+import time
 
 import torch
 from torch import nn
@@ -143,6 +144,49 @@ def set_training_modes(model: nn.Module) -> None:
             module.train()
 
 
+@torch.enable_grad()
+def realign_class_path(model: nn.Module, targets: torch.Tensor, steps: int, learning_rate: float) -> tuple[float, float]:
+    """Carry stage 2's alignment across the switch to the JAS (stage 3's first step): with the JAS fixed, move the
+    MAT alone until the new class path, `jas(sentences)`, gives the class embeddings the video dynamic encoder was
+    aligned to in stage 2 (`targets (C, d)`, the text dynamic encoder's): `steps` Adam steps on the mean cosine
+    distance, no data, deterministic (no dropout). As the JAS starts as a copy of the video encoder, stage 3 then
+    starts where stage 2 ended on both sides. Returns the mean cosine similarity to the targets before and after.
+    Under DDP every rank computes the same tokens; rank 0's are broadcast all the same (GPUs need not be bitwise
+    deterministic)."""
+    base = unwrap(model)
+    tokens, jas = base.mat.tokens, base.jas
+    saved = {p: p.requires_grad for p in base.parameters()}
+    was_training = jas.training
+    for param in base.parameters():
+        param.requires_grad_(param is tokens)
+    jas.eval()
+    optimizer = torch.optim.Adam([tokens], lr=learning_rate)
+    targets = torch.nn.functional.normalize(targets.detach().float(), dim=-1)
+
+    def similarity() -> torch.Tensor:
+        embeds = jas(base.get_sentence_embeddings()).pooler_output.float()
+        return (torch.nn.functional.normalize(embeds, dim=-1) * targets).sum(-1).mean()
+
+    try:
+        with torch.no_grad():
+            before = float(similarity())
+        for _ in range(steps):
+            optimizer.zero_grad()
+            (1 - similarity()).backward()
+            optimizer.step()
+        with torch.no_grad():
+            after = float(similarity())
+    finally:
+        tokens.grad = None
+        for param, trains in saved.items():
+            param.requires_grad_(trains)
+        jas.train(was_training)
+        base._class_cache = None
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.broadcast(tokens.data, src=0)
+    return before, after
+
+
 class BAPCallback(TrainerCallback):
     """Switches BAP stages at epoch boundaries; synchronizes modules once, entering stage 3.
 
@@ -155,6 +199,9 @@ class BAPCallback(TrainerCallback):
         self.bap = bap
         self.stage = None  # the stage of the last step taken (None before the first)
         self.synchronizations = 0
+        self.realignment = None  # cosine to stage 2's class embeddings before and after `realign_class_path`
+        self.stage_seconds: dict[int, float] = {}  # wall seconds spent in each stage (evaluations included)
+        self._since = None
 
     def _stage_of_step(self, state, step: int) -> int:
         return stage_at_epoch(self.bap.stage_epochs, step // steps_per_epoch(state.max_steps, self.bap.stage_epochs))
@@ -166,12 +213,23 @@ class BAPCallback(TrainerCallback):
         if self.stage is not None:
             apply_stage(model, self.stage)
         logger.info("BAP: %s at step %d", "resumed" if state.global_step else "starting", state.global_step)
+        self._since = time.perf_counter()
+
+    def _clock(self) -> None:
+        if self.stage is not None and self._since is not None:
+            now = time.perf_counter()
+            self.stage_seconds[self.stage] = self.stage_seconds.get(self.stage, 0.0) + now - self._since
+            self._since = now
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._clock()
 
     def on_epoch_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
         stage = self._stage_of_step(state, state.global_step)
         if stage == self.stage:
             return
         logger.info("BAP: stage %s -> %d at step %d", self.stage, stage, state.global_step)
+        self._clock()
         if stage == 3:
             self._synchronize(model)
         apply_stage(model, stage)
@@ -180,9 +238,25 @@ class BAPCallback(TrainerCallback):
         self.stage = stage
 
     def _synchronize(self, model) -> None:
-        unwrap(model).synchronize_modules()
+        base = unwrap(model)
+        targets = None
+        if self.bap.stage3_realign_steps:
+            with torch.no_grad():  # stage 2's class embeddings, as its evaluation saw them (no dropout)
+                was_training = base.text_dynamic_encoder.training
+                base.text_dynamic_encoder.eval()
+                base.set_bap_stage(2)
+                targets = base.get_class_embeddings(use_cache=False)
+                base.text_dynamic_encoder.train(was_training)
+        base.synchronize_modules()
         self.synchronizations += 1
-        logger.info("BAP: Module Synchronization (%s)", ", ".join(unwrap(model).config.jas_synchronization))
+        logger.info("BAP: Module Synchronization (%s)", ", ".join(base.config.jas_synchronization))
+        if targets is not None:
+            base.set_bap_stage(3)
+            before, after = realign_class_path(model, targets, self.bap.stage3_realign_steps,
+                                               self.bap.stage3_realign_learning_rate)
+            self.realignment = (before, after)
+            logger.info("BAP: the MAT re-aligned to stage 2's class embeddings through the JAS: cosine %.3f -> %.3f "
+                        "(%d steps)", before, after, self.bap.stage3_realign_steps)
 
 
 class StageLR:

@@ -30,7 +30,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..data import Clip, ClipView, DecodeFailures, clip_pixels, pixels_or_substitute
+from ..data import Clip, ClipView, DecodeFailures, clip_views, pixels_or_substitute
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +69,18 @@ def frame_embeddings(model, pixel_batches, dtype: torch.dtype | None = None):
         model.clip.train(was_training)
 
 
-class _Views(torch.utils.data.Dataset):
-    """(clip, view) pairs of one shard of a cache, decoded in DataLoader workers."""
+class _Clips(torch.utils.data.Dataset):
+    """The clips of one shard of a cache, each as all its views `(V, F, 3, crop, crop)` (decoded once), in DataLoader
+    workers."""
 
     def __init__(self, cache: "FrameEmbeddingCache", indices):
-        self.cache, self.items = cache, [(i, v) for i in indices for v in range(cache.num_views)]
+        self.cache, self.indices = cache, list(indices)
 
     def __len__(self):
-        return len(self.items)
+        return len(self.indices)
 
     def __getitem__(self, k):
-        return self.cache.view_pixels(*self.items[k])
+        return self.cache.clip_views(self.indices[k])
 
 
 class FrameEmbeddingCache:
@@ -119,16 +120,25 @@ class FrameEmbeddingCache:
     def num_views(self) -> int:
         return len(self.fixed) + self.training_views
 
+    def views(self) -> list[ClipView]:
+        """Every cached view, in cache order: the fixed ones, then the training ones."""
+        return [*self.fixed, *[self.training] * self.training_views]
+
+    def generators(self, index: int) -> list[torch.Generator | None]:
+        """Each view's random draws: none for a fixed view; a training view's seeded by (seed, clip, view)."""
+        return [None] * len(self.fixed) + [torch.Generator().manual_seed(self.seed * 1_000_003 + index * 1_009 + view)
+                                           for view in range(len(self.fixed), self.num_views)]
+
     def view_pixels(self, index: int, view: int) -> torch.Tensor:
-        """Pixels `(F, 3, crop, crop)` of cached view `view` of clip `index` (a training view is drawn from a
-        generator seeded by (seed, clip, view))."""
-        if view < len(self.fixed):
-            def read(path):
-                return clip_pixels(self.processor, path, self.fixed[view])
-        else:
-            def read(path):
-                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index * 1_009 + view)
-                return clip_pixels(self.processor, path, self.training, generator)
+        """Pixels `(F, 3, crop, crop)` of cached view `view` of clip `index` alone (`clip_views` gives them all)."""
+        return self.clip_views(index)[view]
+
+    def clip_views(self, index: int) -> torch.Tensor:
+        """Pixels `(V, F, 3, crop, crop)` of every cached view of clip `index`, the clip decoded once (`clip_views` of
+        `a3lign.data`: each view exactly `clip_pixels` with its generator)."""
+        def read(path):
+            return clip_views(self.processor, path, self.views(), self.generators(index))
+
         return pixels_or_substitute(self.clips, index, read, self.stand_ins, self.strict, self.split)
 
     def report_stand_ins(self) -> None:
@@ -153,8 +163,11 @@ class FrameEmbeddingCache:
             if self.shard_path(shard).exists():
                 continue
             indices = range(shard * self.shard_size, min(len(self.clips), (shard + 1) * self.shard_size))
-            loader = torch.utils.data.DataLoader(_Views(self, indices), batch_size=batch_size, num_workers=num_workers)
-            embeddings = torch.cat(list(frame_embeddings(self.model, loader, self.dtype))).half()
+            # `batch_size` clip views per pass through the tower, as before: whole clips of `num_views` views each.
+            loader = torch.utils.data.DataLoader(_Clips(self, indices), batch_size=max(1, batch_size // self.num_views),
+                                                 num_workers=num_workers)
+            views = (batch.flatten(0, 1) for batch in loader)  # (B, V, F, 3, H, W) -> (B * V, F, 3, H, W)
+            embeddings = torch.cat(list(frame_embeddings(self.model, views, self.dtype))).half()
             embeddings = embeddings.view(len(indices), self.num_views, *embeddings.shape[1:])
             labels = torch.tensor([self.clips[i].label for i in indices])
             temporary = self.shard_path(shard).with_name(f"{self.shard_path(shard).stem}.rank{rank}.tmp")

@@ -276,6 +276,10 @@ def run_bap(
         "mat_init": unwrap(model).config.mat_init, "zero_shot": zero_shot,
         "best_epoch": {"epoch": best[0], "uar": best[1]["eval_uar"], "war": best[1]["eval_war"]} if best else None,
         "per_stage": stage_results(history, bap_args.stage_epochs, labels),
+        "epochs": {epoch: {k: entry[k] for k in ("loss", "eval_loss", "eval_uar", "eval_war") if k in entry}
+                   for epoch, entry in history.items()},
+        "stage_seconds": dict(trainer.bap_callback.stage_seconds),
+        "stage3_realignment": trainer.bap_callback.realignment,
         "bap": asdict(bap_args),
     }
     if trainer.is_world_process_zero():
