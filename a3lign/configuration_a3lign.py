@@ -4,8 +4,6 @@ Remote code: imports only torch/transformers and siblings, so that a saved check
 without the `a3lign` package installed.
 """
 
-from dataclasses import field
-
 from transformers import CLIPConfig, PreTrainedConfig
 
 # DFEW's class order (labels 1..7 in its CSVs, minus one): the default label set.
@@ -16,8 +14,12 @@ VIT_L14_CLIP_CONFIG = {
     "projection_dim": 768,
     "text_config": {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12},
     "vision_config": {
-        "hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16, "num_hidden_layers": 24,
-        "image_size": 224, "patch_size": 14,
+        "hidden_size": 1024,
+        "intermediate_size": 4096,
+        "num_attention_heads": 16,
+        "num_hidden_layers": 24,
+        "image_size": 224,
+        "patch_size": 14,
     },
 }
 
@@ -216,15 +218,25 @@ class A3lignConfig(PreTrainedConfig):
         if self.mat_init not in ("random", "text"):
             fail("mat_init", self.mat_init, "'random' or 'text'")
         lengths = self.mat_sentence_lengths
-        if lengths is not None and (len(lengths) != len(self.id2label) or any(
-                len(row) != self.mat_sentences or not all(1 <= n <= self.mat_tokens for n in row) for row in lengths)):
-            fail("mat_sentence_lengths", lengths, f"{len(self.id2label)} x {self.mat_sentences} counts in [1, mat_tokens]")
+        if lengths is not None and (
+            len(lengths) != len(self.id2label)
+            or any(
+                len(row) != self.mat_sentences or not all(1 <= n <= self.mat_tokens for n in row) for row in lengths
+            )
+        ):
+            fail(
+                "mat_sentence_lengths",
+                lengths,
+                f"{len(self.id2label)} x {self.mat_sentences} counts in [1, mat_tokens]",
+            )
         for name in ("num_frames", "mat_sentences", "mat_tokens", "dynamic_hidden_size", "dynamic_num_heads"):
             if getattr(self, name) < 1:
                 fail(name, getattr(self, name), "a positive integer")
         patch = vision.patch_size
         if self.image_size < patch or self.image_size % patch:
-            sizes = ", ".join(str(patch * k) for k in range(max(1, self.image_size // patch), self.image_size // patch + 3))
+            sizes = ", ".join(
+                str(patch * k) for k in range(max(1, self.image_size // patch), self.image_size // patch + 3)
+            )
             fail("image_size", self.image_size, f"a multiple of CLIP's patch size {patch} (e.g. {sizes})")
         if self.mat_tokens + 3 > text.max_position_embeddings:
             fail(
@@ -238,7 +250,11 @@ class A3lignConfig(PreTrainedConfig):
         if self.mat_init_std <= 0:
             fail("mat_init_std", self.mat_init_std, "a positive float")
         if self.dynamic_hidden_size % self.dynamic_num_heads:
-            fail("dynamic_num_heads", self.dynamic_num_heads, f"a divisor of dynamic_hidden_size {self.dynamic_hidden_size}")
+            fail(
+                "dynamic_num_heads",
+                self.dynamic_num_heads,
+                f"a divisor of dynamic_hidden_size {self.dynamic_hidden_size}",
+            )
         if self.dynamic_mlp_ratio <= 0:
             fail("dynamic_mlp_ratio", self.dynamic_mlp_ratio, "a positive float")
         if not 0 <= self.dynamic_dropout < 1:
@@ -261,7 +277,8 @@ class A3lignConfig(PreTrainedConfig):
                 fail(
                     "jas_synchronization",
                     self.jas_synchronization,
-                    f"entries 'init', 'video.i' (i < {depths['video']}) or 'text.i' (i < {depths['text']}); got {entry!r}",
+                    f"entries 'init', 'video.i' (i < {depths['video']}) or 'text.i' (i < {depths['text']}); "
+                    f"got {entry!r}",
                 )
         if self.jas_synchronization_stem not in (*SYNC_SOURCES, "init"):
             fail("jas_synchronization_stem", self.jas_synchronization_stem, "'video', 'text' or 'init'")

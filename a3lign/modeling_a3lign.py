@@ -42,15 +42,19 @@ def load_clip_tokenizer(clip_name_or_path):
     """The tokenizer saved with a CLIP checkpoint; `ValueError` naming what is missing when there is none."""
     from transformers import AutoTokenizer
 
-    missing = (f"CLIP checkpoint '{clip_name_or_path}' has no tokenizer (tokenizer.json, or vocab.json and merges.txt): "
-               f"mat_init='text' needs it to tokenise the class descriptions")
+    missing = (
+        f"CLIP checkpoint '{clip_name_or_path}' has no tokenizer (tokenizer.json, or vocab.json and merges.txt): "
+        f"mat_init='text' needs it to tokenise the class descriptions"
+    )
     try:
         tokenizer = AutoTokenizer.from_pretrained(clip_name_or_path)
     except (OSError, ValueError, TypeError) as error:
         raise ValueError(f"{missing} ({error})") from error
     # Without its files, transformers builds an empty CLIP tokenizer (2 tokens) that maps every word to one id.
     if len(tokenizer) < 258:
-        raise ValueError(f"{missing} (found a tokenizer of {len(tokenizer)} tokens: a byte-level BPE has at least 258)")
+        raise ValueError(
+            f"{missing} (found a tokenizer of {len(tokenizer)} tokens: a byte-level BPE has at least 258)"
+        )
     return tokenizer
 
 
@@ -99,7 +103,9 @@ class A3lignMAT(nn.Module):
         self.tokens = nn.Parameter(torch.empty(config.num_labels, config.mat_sentences, config.mat_tokens, width))
         self.sos_id, self.eot_id = clip_template_ids(config.clip_config.text_config)
         self.period_id = config.mat_period_token_id
-        self.context_length = None if config.mat_truncate_after_eot else config.clip_config.text_config.max_position_embeddings
+        self.context_length = (
+            None if config.mat_truncate_after_eot else config.clip_config.text_config.max_position_embeddings
+        )
         lengths = config.mat_sentence_lengths or [[config.mat_tokens] * config.mat_sentences] * config.num_labels
         self.lengths = [length for row in lengths for length in row]  # (C * S,) plain numbers, set by the config
 
@@ -257,7 +263,9 @@ class A3lignModel(A3lignPreTrainedModel):
 
     # ----- construction and loading -----------------------------------------------------------
     @classmethod
-    def from_clip_pretrained(cls, clip_name_or_path, id2label=None, mat_descriptions=None, **config_overrides) -> "A3lignModel":
+    def from_clip_pretrained(
+        cls, clip_name_or_path, id2label=None, mat_descriptions=None, **config_overrides
+    ) -> "A3lignModel":
         """Build a fresh A3lign model around a CLIP checkpoint (hub id or local folder), copying its weights.
 
         Args:
@@ -277,8 +285,10 @@ class A3lignModel(A3lignPreTrainedModel):
         model.clip.load_state_dict(clip.state_dict())
         if config.mat_init == "text":
             if not mat_descriptions:
-                raise ValueError("mat_init='text' needs descriptions of the classes: pass mat_descriptions "
-                                 "{class name: [sentence, ...]}")
+                raise ValueError(
+                    "mat_init='text' needs descriptions of the classes: pass mat_descriptions "
+                    "{class name: [sentence, ...]}"
+                )
             model.init_mat_from_text(mat_descriptions, load_clip_tokenizer(clip_name_or_path))
         return model
 
@@ -293,8 +303,10 @@ class A3lignModel(A3lignPreTrainedModel):
         names = [config.id2label[i] for i in range(config.num_labels)]
         missing = [name for name in names if not descriptions.get(name)]
         if missing:
-            raise ValueError(f"no descriptions of the classes {missing}: mat_init='text' needs sentences for every class "
-                             f"(got descriptions of {sorted(descriptions)})")
+            raise ValueError(
+                f"no descriptions of the classes {missing}: mat_init='text' needs sentences for every class "
+                f"(got descriptions of {sorted(descriptions)})"
+            )
         token_embedding = self.clip.text_model.embeddings.token_embedding
         lengths = []
         for c, name in enumerate(names):
@@ -303,9 +315,13 @@ class A3lignModel(A3lignPreTrainedModel):
                 sentence = descriptions[name][s % len(descriptions[name])].strip().rstrip(".").strip()
                 ids = tokenizer(sentence, add_special_tokens=False)["input_ids"]
                 if not 1 <= len(ids) <= config.mat_tokens:
-                    raise ValueError(f"description {sentence!r} of {name} is {len(ids)} tokens: expected 1 to "
-                                     f"mat_tokens={config.mat_tokens}")
-                self.mat.tokens[c, s, : len(ids)] = token_embedding(torch.tensor(ids, device=token_embedding.weight.device))
+                    raise ValueError(
+                        f"description {sentence!r} of {name} is {len(ids)} tokens: expected 1 to "
+                        f"mat_tokens={config.mat_tokens}"
+                    )
+                self.mat.tokens[c, s, : len(ids)] = token_embedding(
+                    torch.tensor(ids, device=token_embedding.weight.device)
+                )
                 row.append(len(ids))
             lengths.append(row)
         config.mat_sentence_lengths, config.mat_init = lengths, "text"
@@ -389,12 +405,14 @@ class A3lignModel(A3lignPreTrainedModel):
         """Frozen CLIP image features of every frame: `(B, F, 3, H, W)` -> `(B, F, d)`."""
         if pixel_values_videos.dim() != 5:
             raise ValueError(
-                f"pixel_values_videos must have shape (batch, frames, 3, height, width); got {tuple(pixel_values_videos.shape)}"
+                "pixel_values_videos must have shape (batch, frames, 3, height, width); "
+                f"got {tuple(pixel_values_videos.shape)}"
             )
         size = self.config.image_size
         if tuple(pixel_values_videos.shape[-3:]) != (3, size, size):
             raise ValueError(
-                f"pixel_values_videos has frames of shape {tuple(pixel_values_videos.shape[-3:])}, but this model takes "
+                f"pixel_values_videos has frames of shape {tuple(pixel_values_videos.shape[-3:])}, "
+                "but this model takes "
                 f"(3, {size}, {size}) (config.image_size): feed it with the video processor saved beside it"
             )
         batch, frames = pixel_values_videos.shape[:2]
@@ -432,7 +450,9 @@ class A3lignModel(A3lignPreTrainedModel):
         mask = create_causal_mask(config=text.config, inputs_embeds=hidden, attention_mask=None, cache=None)
         hidden = text.encoder(inputs_embeds=hidden, attention_mask=mask, is_causal=True).last_hidden_state
         # LayerNorm acts per position: normalising the EOT positions alone is exact and cheaper.
-        pooled = text.final_layer_norm(hidden[torch.arange(hidden.shape[0], device=hidden.device), self.mat.eot_positions])
+        pooled = text.final_layer_norm(
+            hidden[torch.arange(hidden.shape[0], device=hidden.device), self.mat.eot_positions]
+        )
         classes, sentences = self.mat.tokens.shape[:2]
         return self.clip.text_projection(pooled).view(classes, sentences, -1)
 
@@ -441,8 +461,12 @@ class A3lignModel(A3lignPreTrainedModel):
         the mean of each class's sentences' unit vectors, CLIP's prompt ensembling, no encoder."""
         stage = self.config.bap_stage
         encoder = self.jas if stage == 3 else self.text_dynamic_encoder if stage else _MeanOfUnitVectors()
-        tensors = [*self.mat.parameters(), *encoder.parameters(), *self.clip.text_model.parameters(),
-                   *self.clip.text_projection.parameters()]
+        tensors = [
+            *self.mat.parameters(),
+            *encoder.parameters(),
+            *self.clip.text_model.parameters(),
+            *self.clip.text_projection.parameters(),
+        ]
         return encoder, tensors
 
     def get_class_embeddings(self, use_cache: bool = True) -> torch.Tensor:

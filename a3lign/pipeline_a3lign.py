@@ -13,7 +13,8 @@ Remote code: imports only transformers, numpy, torch and the sibling configurati
 
 from transformers.pipelines import VideoClassificationPipeline
 
-from .configuration_a3lign import CUSTOM_PIPELINES  # where a saved folder's config says this class is
+# configuration_a3lign says where this class is; imported so a saved folder carries it beside this file.
+from .configuration_a3lign import CUSTOM_PIPELINES  # noqa: F401
 from .processing_a3lign import is_single_clip, make_clip_batch
 
 

@@ -34,8 +34,14 @@ from transformers import BaseVideoProcessor, BatchFeature
 from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ChannelDimension, PILImageResampling
 from transformers.video_utils import VideoMetadata, make_batched_videos
 
+from .configuration_a3lign import A3lignConfig
 from .decoding_a3lign import (
-    DEFAULT_FOLDER_FPS, FrameTiming, check_folder_fps, frames_to_uint8_array, read_sampled_frames, sample_segment_indices,
+    DEFAULT_FOLDER_FPS,
+    FrameTiming,
+    check_folder_fps,
+    frames_to_uint8_array,
+    read_sampled_frames,
+    sample_segment_indices,
 )
 from .faces_a3lign import DEFAULT_DETECTOR, OPENCV_MISSING, check_detector, face_crops, opencv_available
 
@@ -162,7 +168,7 @@ class A3lignVideoProcessor(BaseVideoProcessor):
     image_mean = OPENAI_CLIP_MEAN
     image_std = OPENAI_CLIP_STD
     size = {"shortest_edge": 120}
-    crop_size = {"height": 112, "width": 112}
+    crop_size = {"height": A3lignConfig.image_size, "width": A3lignConfig.image_size}  # the model's defaults
     default_to_square = False
     do_resize = True
     do_center_crop = True
@@ -171,17 +177,27 @@ class A3lignVideoProcessor(BaseVideoProcessor):
     do_normalize = True
     do_convert_rgb = True
     do_sample_frames = True
-    num_frames = 16
+    num_frames = A3lignConfig.num_frames
     model_input_names = ["pixel_values_videos"]
 
-    def __init__(self, face_crop: bool | str = False, face_margin: float = 0.25, face_detector: str = DEFAULT_DETECTOR,
-                 frame_folder_fps: float = DEFAULT_FOLDER_FPS, **kwargs):
+    def __init__(
+        self,
+        face_crop: bool | str = False,
+        face_margin: float = 0.25,
+        face_detector: str = DEFAULT_DETECTOR,
+        frame_folder_fps: float = DEFAULT_FOLDER_FPS,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if face_crop not in FACE_CROP_MODES or isinstance(face_crop, (int, float)) and not isinstance(face_crop, bool):
-            raise ValueError(f"face_crop={face_crop!r} is invalid: expected False, True (centre crop where no face is "
-                             f"found) or 'strict' (an error where no face is found)")
+            raise ValueError(
+                f"face_crop={face_crop!r} is invalid: expected False, True (centre crop where no face is "
+                f"found) or 'strict' (an error where no face is found)"
+            )
         if isinstance(face_margin, bool) or not isinstance(face_margin, (int, float)) or not 0 <= face_margin <= 10:
-            raise ValueError(f"face_margin={face_margin!r} is invalid: expected a fraction of the face's side in [0, 10], e.g. 0.25")
+            raise ValueError(
+                f"face_margin={face_margin!r} is invalid: expected a fraction of the face's side in [0, 10], e.g. 0.25"
+            )
         if face_crop and not opencv_available(face_detector):
             raise ImportError(OPENCV_MISSING)
         self.face_crop = face_crop
@@ -233,8 +249,10 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         """Clips -> `pixel_values_videos (B, F, 3, crop, crop)` (see the module docstring for the inputs)."""
         given = [key for key in OWN_SETTINGS if key in kwargs]
         if given:  # transformers would ignore them, with a warning
-            raise ValueError(f"{', '.join(given)} cannot be given per call: set it on the processor, "
-                             f"A3lignVideoProcessor({given[0]}=...) or from_pretrained(folder, {given[0]}=...)")
+            raise ValueError(
+                f"{', '.join(given)} cannot be given per call: set it on the processor, "
+                f"A3lignVideoProcessor({given[0]}=...) or from_pretrained(folder, {given[0]}=...)"
+            )
         kwargs.setdefault("return_tensors", "pt")
         kwargs["input_data_format"] = ChannelDimension.LAST  # every in-memory clip is (T, H, W, 3) by now
         clips = make_clip_batch(videos)
@@ -249,8 +267,14 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         return BatchFeature({key: _concatenate([output[key] for output in outputs]) for key in outputs[0]})
 
     def sample_frames(
-        self, metadata: VideoMetadata, num_frames: int | None = None, fps: float | None = None,
-        training: bool = False, generator: torch.Generator | None = None, offset: float = 0.5, **kwargs,
+        self,
+        metadata: VideoMetadata,
+        num_frames: int | None = None,
+        fps: float | None = None,
+        training: bool = False,
+        generator: torch.Generator | None = None,
+        offset: float = 0.5,
+        **kwargs,
     ) -> list[int]:
         """Indices of the frames to keep: one per equal segment of the clip's time (`metadata.timing`, when the
         clip was read from a file), at `offset` of it (0.5: its centre; `training`: a random frame of it, drawn
@@ -258,12 +282,20 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         frame; repeated indices are kept (transformers' own sampler rejects short clips)."""
         if fps is not None:
             raise ValueError(f"fps={fps} is not supported: A3lign samples num_frames segments of each clip")
-        return sample_segment_indices(metadata.total_num_frames, num_frames or self.num_frames, training, generator,
-                                      offset, timing=getattr(metadata, "timing", None))
+        return sample_segment_indices(
+            metadata.total_num_frames,
+            num_frames or self.num_frames,
+            training,
+            generator,
+            offset,
+            timing=getattr(metadata, "timing", None),
+        )
 
     def _decode_and_sample_videos(self, videos, video_metadata, do_sample_frames=None, sample_indices_fn=None):
         """transformers' decoding and sampling, then (`face_crop`) each clip's sampled frames cut around its face."""
-        decoded, metadata = super()._decode_and_sample_videos(videos, video_metadata, do_sample_frames, sample_indices_fn)
+        decoded, metadata = super()._decode_and_sample_videos(
+            videos, video_metadata, do_sample_frames, sample_indices_fn
+        )
         if not self.face_crop:
             return decoded, metadata
         names = videos if isinstance(videos, (list, tuple)) else [videos]
@@ -290,15 +322,26 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             counts["frames"] += len(frames)
             counts["frames_without_face"] += missing
             if missing:
-                logger.warning("the face is gone from %d of the %d sampled frames of %s (it left the frame or a shot "
-                               "shows no face): those frames are cut where the face was last seen", missing, len(frames), what)
+                logger.warning(
+                    "the face is gone from %d of the %d sampled frames of %s (it left the frame or a shot "
+                    "shows no face): those frames are cut where the face was last seen",
+                    missing,
+                    len(frames),
+                    what,
+                )
             return crops
         if self.face_crop == "strict":
-            raise ValueError(f"no face found in {what} (face_crop='strict'): no face of at least a twentieth of the "
-                             f"frame's shorter side in its sampled frames")
+            raise ValueError(
+                f"no face found in {what} (face_crop='strict'): no face of at least a twentieth of the "
+                f"frame's shorter side in its sampled frames"
+            )
         counts["no_face"] += 1
-        logger.warning("no face found in %s: centre crop used (face_crop=True; %d of %d clips without a face so far)",
-                       what, counts["no_face"], counts["clips"])
+        logger.warning(
+            "no face found in %s: centre crop used (face_crop=True; %d of %d clips without a face so far)",
+            what,
+            counts["no_face"],
+            counts["clips"],
+        )
         return frames
 
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
@@ -318,24 +361,39 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             return sample_indices_fn(metadata=self.clip_metadata(timing))
 
         frames, indices, info = read_sampled_frames(video_url_or_urls, choose, self.frame_folder_fps)
-        metadata = self.clip_metadata(info.timing, height=frames.shape[1], width=frames.shape[2], frames_indices=indices)
+        metadata = self.clip_metadata(
+            info.timing, height=frames.shape[1], width=frames.shape[2], frames_indices=indices
+        )
         return frames, metadata
 
     @staticmethod
     def clip_metadata(timing: FrameTiming, **values) -> A3lignVideoMetadata:
-        """The metadata `sample_frames` reads of a clip shown at `timing` (its frame count, rate, length and timing)."""
-        return A3lignVideoMetadata(total_num_frames=timing.num_frames, fps=timing.rate, duration=timing.duration,
-                                   video_backend="pyav", timing=timing, **values)
+        """The metadata `sample_frames` reads of a clip shown at `timing` (its frame count, rate, length and
+        timing)."""
+        return A3lignVideoMetadata(
+            total_num_frames=timing.num_frames,
+            fps=timing.rate,
+            duration=timing.duration,
+            video_backend="pyav",
+            timing=timing,
+            **values,
+        )
 
     # ----- one clip, for datasets ------------------------------------------------------------------------
     def load_clip(
-        self, clip, num_frames: int | None = None, training: bool = False, generator: torch.Generator | None = None,
+        self,
+        clip,
+        num_frames: int | None = None,
+        training: bool = False,
+        generator: torch.Generator | None = None,
         offset: float = 0.5,
     ) -> tuple[torch.Tensor, VideoMetadata]:
         """One clip's sampled frames before resizing, `(num_frames, 3, H, W)` uint8 RGB, and their metadata
         (`frames_indices`). `training` takes a random frame per segment, drawn from `generator`; otherwise
         the frame at `offset` of each segment. With `face_crop`, the frames are cut around the face found in them."""
-        sample = partial(self.sample_frames, num_frames=num_frames, training=training, generator=generator, offset=offset)
+        sample = partial(
+            self.sample_frames, num_frames=num_frames, training=training, generator=generator, offset=offset
+        )
         if isinstance(clip, (str, os.PathLike)):
             frames, metadata = self.fetch_videos(os.fspath(clip), sample)
         else:
@@ -344,11 +402,15 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             metadata.frames_indices = sample(metadata)
             frames = array[metadata.frames_indices]
         if self.face_crop:
-            frames = self.crop_face(frames, metadata.frames_indices, os.fspath(clip) if isinstance(clip, (str, os.PathLike)) else None)
+            frames = self.crop_face(
+                frames, metadata.frames_indices, os.fspath(clip) if isinstance(clip, (str, os.PathLike)) else None
+            )
         return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(), metadata
 
     # ----- views of a sampled clip: training augmentation, multi-view testing ------------------------------
-    def augment(self, video: torch.Tensor, generator: torch.Generator | None = None, flip: bool = True) -> torch.Tensor:
+    def augment(
+        self, video: torch.Tensor, generator: torch.Generator | None = None, flip: bool = True
+    ) -> torch.Tensor:
         """Training view of one sampled clip: `(F, 3, H, W)` uint8 -> `(F, 3, crop, crop)` normalised.
 
         Resize as at inference, then one random crop and (with `flip`) one coin flip for the whole clip, so
@@ -372,8 +434,10 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         crop = self.crop_size
         video = self.resize(video, size=self.size, resample=self.resample)
         height, width = video.shape[-2:]
-        top, left = (int(max(0, free) * fraction) for free, fraction in
-                     ((height - crop.height, position[0]), (width - crop.width, position[1])))
+        top, left = (
+            int(max(0, free) * fraction)
+            for free, fraction in ((height - crop.height, position[0]), (width - crop.width, position[1]))
+        )
         return self._normalize(self._crop_at(video, top, left))
 
     def _crop_at(self, video: torch.Tensor, top: int, left: int) -> torch.Tensor:

@@ -20,8 +20,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CLIPS = {"16 frames, 160x120": (16, 120, 160), "10,000 frames, 160x120": (10_000, 120, 160),
-         "20 frames, 4000x3000": (20, 3000, 4000)}
+CLIPS = {
+    "16 frames, 160x120": (16, 120, 160),
+    "10,000 frames, 160x120": (10_000, 120, 160),
+    "20 frames, 4000x3000": (20, 3000, 4000),
+}
 
 
 def write(path: Path, frames: int, height: int, width: int) -> None:
@@ -53,8 +56,15 @@ def child(path: str) -> None:
     before = peak_rss_mib()
     started = time.perf_counter()
     pixels = processor(path)["pixel_values_videos"]
-    print(json.dumps({"seconds": time.perf_counter() - started, "peak_above_baseline_mib": peak_rss_mib() - before,
-                      "shape": list(pixels.shape)}))
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - started,
+                "peak_above_baseline_mib": peak_rss_mib() - before,
+                "shape": list(pixels.shape),
+            }
+        )
+    )
 
 
 def main():
@@ -71,10 +81,15 @@ def main():
     for name, (frames, height, width) in CLIPS.items():
         path = folder / f"{frames}x{height}x{width}.mp4"
         write(path, frames, height, width)
-        out = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(path)], capture_output=True, text=True, check=True
+        )
         result = results[name] = json.loads(out.stdout.splitlines()[-1])
-        print(f"| {name} | {path.stat().st_size / 2**20:.1f} | {result['peak_above_baseline_mib']:.0f} | "
-              f"{result['seconds']:.2f} | {tuple(result['shape'])} |", flush=True)
+        print(
+            f"| {name} | {path.stat().st_size / 2**20:.1f} | {result['peak_above_baseline_mib']:.0f} | "
+            f"{result['seconds']:.2f} | {tuple(result['shape'])} |",
+            flush=True,
+        )
         path.unlink()
     folder.rmdir()
     output = Path(__file__).parent / "results-decoding-cpu.json"

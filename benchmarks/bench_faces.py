@@ -2,7 +2,8 @@
 (frames scaled to 320 px, faces of a tenth of the shorter side and up, no padding), the same cascades driven as
 now (480 px, a twentieth, 20% padding), and MTCNN as now (the default), in one run.
 
-    python benchmarks/bench_faces.py              # ~6 min on 2 CPU cores; prints the table, writes results-faces-cpu.json
+    python benchmarks/bench_faces.py              # ~6 min on 2 CPU cores; prints the table, writes
+                                                  # results-faces-cpu.json
     python benchmarks/bench_faces.py --quick      # fewer faces and no timeline: a look in about a minute
 
 Measured, from scikit-image's photographs (nothing downloaded):
@@ -66,8 +67,14 @@ DETECTORS = ("haar (before)", "haar", "mtcnn")
 def found_in(detections, box) -> bool:
     """A detection's centre lies inside `box` (x0, y0, x1, y1)."""
     centres = (detections.boxes[:, :2] + detections.boxes[:, 2:]) / 2
-    return bool(((centres[:, 0] >= box[0]) & (centres[:, 0] <= box[2]) & (centres[:, 1] >= box[1])
-                 & (centres[:, 1] <= box[3])).any())
+    return bool(
+        (
+            (centres[:, 0] >= box[0])
+            & (centres[:, 0] <= box[2])
+            & (centres[:, 1] >= box[1])
+            & (centres[:, 1] <= box[3])
+        ).any()
+    )
 
 
 def background(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -111,7 +118,9 @@ def tilted(tilt: float) -> tuple[np.ndarray, np.ndarray]:
     """The astronaut turned `tilt` degrees clockwise on the screen about her face, 256 px; her face's box (its
     centre is where it was)."""
     centre = ((ASTRONAUT_FACE[0] + ASTRONAUT_FACE[2]) / 2, (ASTRONAUT_FACE[1] + ASTRONAUT_FACE[3]) / 2)
-    turned = Image.fromarray(data.astronaut()).rotate(-tilt, resample=Image.BICUBIC, center=centre, fillcolor=(120, 120, 120))
+    turned = Image.fromarray(data.astronaut()).rotate(
+        -tilt, resample=Image.BICUBIC, center=centre, fillcolor=(120, 120, 120)
+    )
     return np.asarray(turned.resize((256, 256), Image.BILINEAR)), ASTRONAUT_FACE / 2
 
 
@@ -131,6 +140,7 @@ def detection_figures(quick: bool) -> dict:
     results = {}
     for name in DETECTORS:
         with driving(name) as detector:
+
             def hits(frames, box):
                 return sum(found_in(faces.detect_faces(frame, detector), box) for frame in frames)
 
@@ -141,19 +151,26 @@ def detection_figures(quick: bool) -> dict:
                 "lfw non-faces taken for faces": sum(len(faces.detect_faces(f, detector)) > 0 for f in non_faces),
                 "of": count,
             }
-            row["tilts found"] = {tilt: found_in(faces.detect_faces(tilted(tilt)[0], detector), tilted(tilt)[1])
-                                  for tilt in TILTS}
+            row["tilts found"] = {
+                tilt: found_in(faces.detect_faces(tilted(tilt)[0], detector), tilted(tilt)[1]) for tilt in TILTS
+            }
             row["sizes found"] = {}
             for height, width in FRAMES:
                 for fraction in SIZES:
-                    frame, box = pasted(background(height, width, seed=3), fraction * height, (width * 0.55, height * 0.45))
+                    frame, box = pasted(
+                        background(height, width, seed=3), fraction * height, (width * 0.55, height * 0.45)
+                    )
                     row["sizes found"][f"{width}x{height} 1/{round(1 / fraction)}"] = found_in(
-                        faces.detect_faces(frame, detector), box)
+                        faces.detect_faces(frame, detector), box
+                    )
             frame, box = pasted(background(360, 640, seed=4), 360 / 5, (320, 170))
-            row["dimmed found"] = {f"x{dim}": found_in(faces.detect_faces((frame * dim).astype(np.uint8), detector), box)
-                                   for dim in DIMS}
+            row["dimmed found"] = {
+                f"x{dim}": found_in(faces.detect_faces((frame * dim).astype(np.uint8), detector), box) for dim in DIMS
+            }
             mirrored_box = [640 - box[2], box[1], 640 - box[0], box[3]]
-            row["mirrored found"] = found_in(faces.detect_faces(np.ascontiguousarray(frame[:, ::-1]), detector), mirrored_box)
+            row["mirrored found"] = found_in(
+                faces.detect_faces(np.ascontiguousarray(frame[:, ::-1]), detector), mirrored_box
+            )
             row["ms per 640x360 frame"] = milliseconds(detector, frame)
             big, _ = pasted(background(1080, 1920, seed=5), 1080 / 10, (960, 500))
             row["ms per 1920x1080 frame"] = milliseconds(detector, big)
@@ -163,9 +180,9 @@ def detection_figures(quick: bool) -> dict:
 
 
 def timeline_figures(seconds: float = 30) -> dict:
+    import bench_timeline
     import torch
 
-    import bench_timeline
     from a3lign import A3lignVideoProcessor
     from a3lign.predict import predict_timeline
 
@@ -178,15 +195,20 @@ def timeline_figures(seconds: float = 30) -> dict:
     figures = {}
     for name in ("no face crops", "haar (before)", "mtcnn"):
         with driving(name) as detector:
-            processor = A3lignVideoProcessor.from_model_config(model.config, face_crop=name != "no face crops",
-                                                               face_detector=detector)
+            processor = A3lignVideoProcessor.from_model_config(
+                model.config, face_crop=name != "no face crops", face_detector=detector
+            )
             predict_timeline(model, processor, warmup, 2.0, 0.5, progress=False)
             started = time.perf_counter()
             timeline = predict_timeline(model, processor, video, 2.0, 0.5, progress=False)
             elapsed = time.perf_counter() - started
-        figures[name] = {"seconds": elapsed, "windows": len(timeline.times), "windows_per_second": len(timeline.times) / elapsed,
-                         "video_seconds_per_second": seconds / elapsed,
-                         "face_share": None if timeline.face is None else float(timeline.face.mean())}
+        figures[name] = {
+            "seconds": elapsed,
+            "windows": len(timeline.times),
+            "windows_per_second": len(timeline.times) / elapsed,
+            "video_seconds_per_second": seconds / elapsed,
+            "face_share": None if timeline.face is None else float(timeline.face.mean()),
+        }
         print(f"timeline, {name}: {figures[name]['windows_per_second']:.1f} windows/s", flush=True)
     return figures
 
@@ -201,18 +223,33 @@ def table(results: dict, timeline: dict | None) -> str:
     of = results[names[0]]["of"]
     for key in ("lfw tight 112", "lfw tight 224", "lfw with margin", "lfw non-faces taken for faces"):
         row(f"{key} (of {of})", [str(results[n][key]) for n in names])
-    row("tilts found (-45..45 by 15)", [" ".join("y" if results[n]["tilts found"][t] else "-" for t in TILTS) for n in names])
+    row(
+        "tilts found (-45..45 by 15)",
+        [" ".join("y" if results[n]["tilts found"][t] else "-" for t in TILTS) for n in names],
+    )
     for height, width in FRAMES:
-        row(f"{width}x{height}: sizes 1/30 1/25 1/20 1/15 1/10 1/5 1/3",
-            [" ".join("y" if results[n]["sizes found"][f"{width}x{height} 1/{round(1 / f)}"] else "-" for f in SIZES)
-             for n in names])
-    row("dimmed x0.1 x0.2 x0.3 x0.5", [" ".join("y" if v else "-" for v in results[n]["dimmed found"].values()) for n in names])
+        row(
+            f"{width}x{height}: sizes 1/30 1/25 1/20 1/15 1/10 1/5 1/3",
+            [
+                " ".join(
+                    "y" if results[n]["sizes found"][f"{width}x{height} 1/{round(1 / f)}"] else "-" for f in SIZES
+                )
+                for n in names
+            ],
+        )
+    row(
+        "dimmed x0.1 x0.2 x0.3 x0.5",
+        [" ".join("y" if v else "-" for v in results[n]["dimmed found"].values()) for n in names],
+    )
     row("mirrored", ["y" if results[n]["mirrored found"] else "-" for n in names])
     row("ms per 640x360 frame", [f"{results[n]['ms per 640x360 frame']:.0f}" for n in names])
     row("ms per 1920x1080 frame", [f"{results[n]['ms per 1920x1080 frame']:.0f}" for n in names])
     text = "\n".join(lines)
     if timeline:
-        text += "\n\n| timeline (30 s, 640x360, S/32 model) | windows / s | video s / s | face share |\n|---|---|---|---|\n"
+        text += (
+            "\n\n| timeline (30 s, 640x360, S/32 model) | windows / s | video s / s | face share |\n"
+            "|---|---|---|---|\n"
+        )
         for name, f in timeline.items():
             share = "" if f["face_share"] is None else f"{f['face_share']:.2f}"
             text += f"| {name} | {f['windows_per_second']:.1f} | {f['video_seconds_per_second']:.2f} | {share} |\n"
@@ -228,8 +265,12 @@ def main():
     results = detection_figures(args.quick)
     timeline = None if args.quick else timeline_figures()
     print(table(results, timeline))
-    document = {"machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
-                "seconds": time.perf_counter() - started, "detectors": results, "timeline": timeline}
+    document = {
+        "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
+        "seconds": time.perf_counter() - started,
+        "detectors": results,
+        "timeline": timeline,
+    }
     Path(args.output).write_text(json.dumps(document, indent=1, default=str))
     print(f"wrote {args.output} ({document['seconds']:.0f} s)")
 

@@ -18,7 +18,6 @@ Not a test: nothing is asserted. Prints a Markdown table and writes JSON.
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,11 @@ TRAIN_VIEWS, TEST_VIEWS = 4, 4  # --frame_cache_views 4; --test_views 2x2 (plus 
 
 
 def precision(device: torch.device, dtype: torch.dtype):
-    return torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else torch.autocast(device.type, enabled=False)
+    return (
+        torch.autocast(device.type, dtype=dtype)
+        if dtype != torch.float32
+        else torch.autocast(device.type, enabled=False)
+    )
 
 
 def measure(model, device, dtype, batch: int, repeats: int) -> dict:
@@ -58,7 +61,8 @@ def measure(model, device, dtype, batch: int, repeats: int) -> dict:
         model.train()
         model.clip.eval()
         for cached in (False, True):
-            def step():
+
+            def step(cached=cached):
                 optimizer.zero_grad(set_to_none=True)
                 with precision(device, dtype):
                     inputs = {"frame_embeddings": frames} if cached else {"pixel_values_videos": pixels}
@@ -67,12 +71,20 @@ def measure(model, device, dtype, batch: int, repeats: int) -> dict:
                     loss = model(**inputs, labels=labels).loss
                 loss.backward()
                 optimizer.step()
+
             steps[(stage, cached)] = timed(step, repeats, device)
     model.eval()
     with torch.no_grad(), precision(device, dtype):
-        evaluation = {cached: timed(lambda: model(**({"frame_embeddings": frames} if cached else
-                                                     {"pixel_values_videos": pixels})), repeats, device)
-                      for cached in (False, True)}
+        evaluation = {
+            cached: timed(
+                lambda cached=cached: model(
+                    **({"frame_embeddings": frames} if cached else {"pixel_values_videos": pixels})
+                ),
+                repeats,
+                device,
+            )
+            for cached in (False, True)
+        }
     return {"extraction_s_per_view": extraction, "steps": steps, "evaluation": evaluation}
 
 
@@ -87,8 +99,12 @@ def project(figures: dict, batch: int) -> dict:
         stages = [STAGE_EPOCHS[s - 1] * train_steps * figures["steps"][(s, cached)] / 60 for s in (1, 2, 3)]
         # Without the cache, frame statistics need one pass over up to 1,024 training clips.
         frozen = minutes["extraction"] if cached else 1024 * figures["extraction_s_per_view"] / 60
-        minutes[way] = {"stages": stages, "evaluation": evaluation, "frozen": frozen,
-                        "total": sum(stages) + evaluation + frozen}
+        minutes[way] = {
+            "stages": stages,
+            "evaluation": evaluation,
+            "frozen": frozen,
+            "total": sum(stages) + evaluation + frozen,
+        }
     return minutes
 
 
@@ -101,13 +117,17 @@ def cache_memory(clips: int, dim: int) -> dict:
         from safetensors.torch import save_file
 
         n = min(shard, clips - k * shard)
-        save_file({"embeddings": torch.randn(n, 5, 16, dim).half(), "labels": torch.zeros(n, dtype=torch.long)},
-                  str(folder / f"shard_{k:05d}.safetensors"))
+        save_file(
+            {"embeddings": torch.randn(n, 5, 16, dim).half(), "labels": torch.zeros(n, dtype=torch.long)},
+            str(folder / f"shard_{k:05d}.safetensors"),
+        )
     size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
     peaks = {}
     for way in ("eager", "lazy"):
         command = [sys.executable, __file__, "--cache_child", way, "--cache_folder", str(folder)]
-        peaks[way] = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        peaks[way] = json.loads(
+            subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+        )
     for file in folder.iterdir():
         file.unlink()
     folder.rmdir()
@@ -160,37 +180,58 @@ def main():
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     model = build(args.shape, device, torch.float32, args.image_size)
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"One DFEW fold, ViT-{args.shape} shapes (random weights), {model.config.image_size} px, "
-          f"{model.config.num_frames} frames, batch {args.batch}, {args.dtype} on {name}\n")
+    print(
+        f"One DFEW fold, ViT-{args.shape} shapes (random weights), {model.config.image_size} px, "
+        f"{model.config.num_frames} frames, batch {args.batch}, {args.dtype} on {name}\n"
+    )
     started = time.time()
     figures = measure(model, device, dtype, args.batch, args.repeats)
     minutes = project(figures, args.batch)
-    print(f"frozen tower: {figures['extraction_s_per_view'] * 1000:.1f} ms per clip view; frame cache of the fold "
-          f"({DFEW_TRAIN_CLIPS} x {1 + TRAIN_VIEWS} + {DFEW_TEST_CLIPS} x {1 + TEST_VIEWS} views): "
-          f"{minutes['extraction']:.1f} min\n")
+    print(
+        f"frozen tower: {figures['extraction_s_per_view'] * 1000:.1f} ms per clip view; frame cache of the fold "
+        f"({DFEW_TRAIN_CLIPS} x {1 + TRAIN_VIEWS} + {DFEW_TEST_CLIPS} x {1 + TEST_VIEWS} views): "
+        f"{minutes['extraction']:.1f} min\n"
+    )
     print("| stage | epochs | s/step, no cache | s/step, caches | speed-up | minutes, no cache | minutes, caches |")
     print("|---|---|---|---|---|---|---|")
     for stage in (1, 2, 3):
         naive, cached = figures["steps"][(stage, False)], figures["steps"][(stage, True)]
-        print(f"| {stage} | {STAGE_EPOCHS[stage - 1]} | {naive:.3f} | {cached:.3f} | {naive / cached:.1f}x | "
-              f"{minutes['naive']['stages'][stage - 1]:.0f} | {minutes['cached']['stages'][stage - 1]:.0f} |")
-    for label, key in (("evaluation, every epoch", "evaluation"), ("frozen work (statistics / cache)", "frozen"),
-                       ("**fold**", "total")):
+        print(
+            f"| {stage} | {STAGE_EPOCHS[stage - 1]} | {naive:.3f} | {cached:.3f} | {naive / cached:.1f}x | "
+            f"{minutes['naive']['stages'][stage - 1]:.0f} | {minutes['cached']['stages'][stage - 1]:.0f} |"
+        )
+    for label, key in (
+        ("evaluation, every epoch", "evaluation"),
+        ("frozen work (statistics / cache)", "frozen"),
+        ("**fold**", "total"),
+    ):
         print(f"| {label} | | | | | {minutes['naive'][key]:.0f} | {minutes['cached'][key]:.0f} |")
-    results = {"shape": args.shape, "device": name, "dtype": args.dtype, "batch": args.batch,
-               "image_size": model.config.image_size, "extraction_s_per_view": figures["extraction_s_per_view"],
-               "steps": {f"stage{s}_{'cached' if c else 'naive'}": v for (s, c), v in figures["steps"].items()},
-               "evaluation": {"cached" if c else "naive": v for c, v in figures["evaluation"].items()},
-               "projected_minutes": minutes, "seconds_measuring": time.time() - started}
+    results = {
+        "shape": args.shape,
+        "device": name,
+        "dtype": args.dtype,
+        "batch": args.batch,
+        "image_size": model.config.image_size,
+        "extraction_s_per_view": figures["extraction_s_per_view"],
+        "steps": {f"stage{s}_{'cached' if c else 'naive'}": v for (s, c), v in figures["steps"].items()},
+        "evaluation": {"cached" if c else "naive": v for c, v in figures["evaluation"].items()},
+        "projected_minutes": minutes,
+        "seconds_measuring": time.time() - started,
+    }
     if args.cache_memory:
         dim = model.config.clip_config.projection_dim
         memory = results["cache_memory"] = cache_memory(args.cache_memory, dim)
         scale = 38_935 / args.cache_memory  # FERV39k
-        print(f"\nreading a frame cache of {args.cache_memory} clips x 5 views ({memory['size_mib']:.0f} MiB, d = {dim}): "
-              f"eager peak RSS {memory['eager']['peak_rss_mib']:.0f} MiB (anonymous {memory['eager']['peak_anonymous_mib']:.0f}); "
-              f"lazy peak RSS {memory['lazy']['peak_rss_mib']:.0f} MiB (anonymous {memory['lazy']['peak_anonymous_mib']:.0f}). "
-              f"FERV39k-sized ({scale:.1f}x): eager about {memory['eager']['peak_anonymous_mib'] * scale / 1024:.1f} GiB "
-              f"of process memory, lazy {memory['lazy']['peak_anonymous_mib']:.0f} MiB (mapped pages are the OS's to drop).")
+        print(
+            f"\nreading a frame cache of {args.cache_memory} clips x 5 views ({memory['size_mib']:.0f} MiB, "
+            f"d = {dim}): eager peak RSS {memory['eager']['peak_rss_mib']:.0f} MiB "
+            f"(anonymous {memory['eager']['peak_anonymous_mib']:.0f}); "
+            f"lazy peak RSS {memory['lazy']['peak_rss_mib']:.0f} MiB "
+            f"(anonymous {memory['lazy']['peak_anonymous_mib']:.0f}). "
+            f"FERV39k-sized ({scale:.1f}x): eager about {memory['eager']['peak_anonymous_mib'] * scale / 1024:.1f} "
+            f"GiB of process memory, lazy {memory['lazy']['peak_anonymous_mib']:.0f} MiB "
+            "(mapped pages are the OS's to drop)."
+        )
     suffix = f"{args.shape.replace('/', '')}-{args.dtype}-{device.type}"
     output = Path(args.output or Path(__file__).parent / f"results-fold-{suffix}.json")
     output.write_text(json.dumps(results, indent=2))

@@ -55,7 +55,9 @@ def save_tiny_clip(path: Path, width: int) -> Path:
     if not (path / "config.json").exists():
         torch.manual_seed(0)
         tower = dict(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2, num_attention_heads=4)
-        config = CLIPConfig(text_config=tower, vision_config=dict(tower, image_size=32, patch_size=8), projection_dim=width)
+        config = CLIPConfig(
+            text_config=tower, vision_config=dict(tower, image_size=32, patch_size=8), projection_dim=width
+        )
         CLIPModel(config).save_pretrained(path)
     return path
 
@@ -75,9 +77,11 @@ def linear_probe(train_x, train_y, test_x, test_y, num_classes: int) -> float:
         layer = torch.nn.Linear(train_x.shape[1], num_classes)
         optimizer = torch.optim.LBFGS(layer.parameters(), max_iter=300, line_search_fn="strong_wolfe")
 
-        def closure():
+        def closure(optimizer=optimizer, layer=layer, weight_decay=weight_decay):
             optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(layer(train_x), train_y) + weight_decay * layer.weight.pow(2).sum()
+            loss = (
+                torch.nn.functional.cross_entropy(layer(train_x), train_y) + weight_decay * layer.weight.pow(2).sum()
+            )
             loss.backward()
             return loss
 
@@ -122,17 +126,38 @@ def run_task(task, work: Path, flags: list[str], variant: str = "", probes: dict
     clip = save_tiny_clip(work / f"clip-{task.clip_width}", task.clip_width)
     output = work / task.name / f"run{'_' + variant if variant else ''}"
     command = [
-        sys.executable, str(ROOT / "train_bap.py"), "--dataset", "csv", "--data_root", str(data),
-        "--clip_model", str(clip), "--num_frames", str(task.num_frames), "--image_size", "32",
-        "--frame_cache_dir", str(work / task.name / "frame_cache"), "--output_dir", str(output),
-        "--save_strategy", "no", "--dataloader_num_workers", "0",
-        "--disable_tqdm", "true", *task.flags, *flags,
+        sys.executable,
+        str(ROOT / "train_bap.py"),
+        "--dataset",
+        "csv",
+        "--data_root",
+        str(data),
+        "--clip_model",
+        str(clip),
+        "--num_frames",
+        str(task.num_frames),
+        "--image_size",
+        "32",
+        "--frame_cache_dir",
+        str(work / task.name / "frame_cache"),
+        "--output_dir",
+        str(output),
+        "--save_strategy",
+        "no",
+        "--dataloader_num_workers",
+        "0",
+        "--disable_tqdm",
+        "true",
+        *task.flags,
+        *flags,
     ]
     shutil.rmtree(output, ignore_errors=True)  # a fresh run each time
     started = time.time()
     log = work / task.name / f"train{'_' + variant if variant else ''}.log"
     with open(log, "w") as handle:
-        done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+        done = subprocess.run(
+            command, stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1")
+        )
     if done.returncode:
         raise SystemExit(f"train_bap.py failed on task {task.name}: see {log}")
     seconds = time.time() - started
@@ -142,21 +167,39 @@ def run_task(task, work: Path, flags: list[str], variant: str = "", probes: dict
     model = AutoModel.from_pretrained(output, trust_remote_code=True).eval()
     processor = AutoVideoProcessor.from_pretrained(output, trust_remote_code=True)
     splits = {split: load_split("csv", data, split).clips for split in ("train", "test")}
-    (train_x, train_y), (test_x, test_y) = (evaluation_embeddings(model, processor, splits[s]) for s in ("train", "test"))
+    (train_x, train_y), (test_x, test_y) = (
+        evaluation_embeddings(model, processor, splits[s]) for s in ("train", "test")
+    )
     classes = len(task.classes)
     if probes is None:
-        probes = {"averaged_ceiling": linear_probe(train_x.mean(1), train_y, test_x.mean(1), test_y, classes),
-                  "ordered_probe": linear_probe(train_x.flatten(1), train_y, test_x.flatten(1), test_y, classes)}
+        probes = {
+            "averaged_ceiling": linear_probe(train_x.mean(1), train_y, test_x.mean(1), test_y, classes),
+            "ordered_probe": linear_probe(train_x.flatten(1), train_y, test_x.flatten(1), test_y, classes),
+        }
     recall = metrics["per_class_recall"]
     return {
-        "task": task.name, "variant": variant, "about": task.about, "classes": classes, "num_frames": task.num_frames,
-        "lengths": list(task.lengths), "storage": task.storage, "clip_width": task.clip_width,
-        "frame_size": task.frame_size, "train_clips": len(splits["train"]), "test_clips": len(splits["test"]),
-        **probes, "stages": stages, "final": metrics["uar"], "war": metrics["war"],
+        "task": task.name,
+        "variant": variant,
+        "about": task.about,
+        "classes": classes,
+        "num_frames": task.num_frames,
+        "lengths": list(task.lengths),
+        "storage": task.storage,
+        "clip_width": task.clip_width,
+        "frame_size": task.frame_size,
+        "train_clips": len(splits["train"]),
+        "test_clips": len(splits["test"]),
+        **probes,
+        "stages": stages,
+        "final": metrics["uar"],
+        "war": metrics["war"],
         "rare_recall": {label: recall[label] for label in task.rare},
         "stage_epochs": metrics.get("stage_epochs"),
-        "shuffled": shuffled_uar(model, test_x, test_y, classes), "seconds": seconds,
-        "optim": metrics.get("optim"), "learning_rates": metrics.get("learning_rates"), "task_flags": list(task.flags),
+        "shuffled": shuffled_uar(model, test_x, test_y, classes),
+        "seconds": seconds,
+        "optim": metrics.get("optim"),
+        "learning_rates": metrics.get("learning_rates"),
+        "task_flags": list(task.flags),
     }
 
 
@@ -178,25 +221,41 @@ def table(results: list[dict], default_balance: str = "none") -> str:
         counted = not r["variant"] or r["variant"] == default_balance
         verdict = ("yes" if passes(r) else "**no**") if counted else ("(yes)" if passes(r) else "(no)")
         lines.append(
-            f"| {r['task']} | {r['variant'] or '-'} | {r['classes']} | {r['num_frames']} | {r['lengths'][0]}-{r['lengths'][1]} "
-            f"| {r['frame_size']} | {r['storage']} | {r['clip_width']} | {r['averaged_ceiling']:.1f} | {r['ordered_probe']:.1f} "
+            f"| {r['task']} | {r['variant'] or '-'} | {r['classes']} | {r['num_frames']} "
+            f"| {r['lengths'][0]}-{r['lengths'][1]} | {r['frame_size']} | {r['storage']} | {r['clip_width']} "
+            f"| {r['averaged_ceiling']:.1f} | {r['ordered_probe']:.1f} "
             f"| {' | '.join(stage)} | {r['war']:.1f} | {r['shuffled']:.1f} | {rare} | {verdict} |"
         )
     counted = [r for r in results if not r["variant"] or r["variant"] == default_balance]
     mean2 = np.mean([r["stages"].get(2, np.nan) for r in counted])
     mean3 = np.mean([r["stages"].get(3, np.nan) for r in counted])
     failed = [r["task"] for r in counted if not passes(r)]
-    lines.append(f"\nMean UAR after stage 2: {mean2:.1f}; after stage 3: {mean3:.1f}. Tasks failing the rule (final UAR "
-                 f"within 10 of the ordered probe, stage 3 >= stage 2): {', '.join(failed) or 'none'}. Variants in "
-                 f"parentheses are the imbalanced tasks' other --class_balance values (not counted).")
+    lines.append(
+        f"\nMean UAR after stage 2: {mean2:.1f}; after stage 3: {mean3:.1f}. Tasks failing the rule (final UAR "
+        f"within 10 of the ordered probe, stage 3 >= stage 2): {', '.join(failed) or 'none'}. Variants in "
+        f"parentheses are the imbalanced tasks' other --class_balance values (not counted)."
+    )
     return "\n".join(lines)
 
 
 # What a shipped config says of optimisation and schedule (its dataset, CLIP, sizes and hardware settings are not
 # taken: the full-scale fold is the synthetic one, on the CPU).
-OPTIMISATION = ("optim", "optim_args", "mat_learning_rate", "dynamic_learning_rate", "weight_decay", "stage_warmup_ratio",
-                "jas_frozen_ratio", "jas_learning_rate_ratio", "stage_epochs", "per_device_train_batch_size",
-                "class_balance", "logit_adjustment_tau", "stage3_realign_steps", "stage3_realign_learning_rate")
+OPTIMISATION = (
+    "optim",
+    "optim_args",
+    "mat_learning_rate",
+    "dynamic_learning_rate",
+    "weight_decay",
+    "stage_warmup_ratio",
+    "jas_frozen_ratio",
+    "jas_learning_rate_ratio",
+    "stage_epochs",
+    "per_device_train_batch_size",
+    "class_balance",
+    "logit_adjustment_tau",
+    "stage3_realign_steps",
+    "stage3_realign_learning_rate",
+)
 FULL_SCALE = {"train_per_class": 1337, "test_per_class": 334}  # 9,359 and 2,338 clips, DFEW's fold sizes
 
 
@@ -234,37 +293,88 @@ def full_scale(work: Path, names: list[str], extra: list[str]) -> list[dict]:
     for name in names:
         output = work / f"run_{name}"
         shutil.rmtree(output, ignore_errors=True)
-        command = [sys.executable, str(ROOT / "train_bap.py"), "--dataset", "synthetic", "--data_root", str(data),
-                   "--clip_model", str(clip), "--num_frames", "16", "--image_size", "56", "--mat_sentences", "16",
-                   "--mat_tokens", "64", "--frame_cache_dir", str(work / "frame_cache"), "--test_views", "1x1",
-                   "--per_device_eval_batch_size", "256", "--save_strategy", "no", "--report_to", "none",
-                   "--dataloader_num_workers", "1", "--use_cpu", "true", "--disable_tqdm", "true",
-                   "--output_dir", str(output), *config_flags(name), *extra]
+        command = [
+            sys.executable,
+            str(ROOT / "train_bap.py"),
+            "--dataset",
+            "synthetic",
+            "--data_root",
+            str(data),
+            "--clip_model",
+            str(clip),
+            "--num_frames",
+            "16",
+            "--image_size",
+            "56",
+            "--mat_sentences",
+            "16",
+            "--mat_tokens",
+            "64",
+            "--frame_cache_dir",
+            str(work / "frame_cache"),
+            "--test_views",
+            "1x1",
+            "--per_device_eval_batch_size",
+            "256",
+            "--save_strategy",
+            "no",
+            "--report_to",
+            "none",
+            "--dataloader_num_workers",
+            "1",
+            "--use_cpu",
+            "true",
+            "--disable_tqdm",
+            "true",
+            "--output_dir",
+            str(output),
+            *config_flags(name),
+            *extra,
+        ]
         log = work / f"train_{name}.log"
         started = time.time()
         with open(log, "w") as handle:
-            done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+            done = subprocess.run(
+                command, stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1")
+            )
         if done.returncode:
             raise SystemExit(f"train_bap.py failed with {name}'s settings: see {log}")
         metrics = json.loads((output / "metrics.json").read_text())
         epochs = {int(k): v for k, v in metrics["epochs"].items()}
         switch = sum(metrics["stage_epochs"][:2])
-        results.append({
-            "config": name, "flags": config_flags(name), "stages": {int(k): v["uar"] for k, v in metrics["per_stage"].items()},
-            "final": metrics["uar"], "war": metrics["war"], "seconds": time.time() - started,
-            "stage_seconds": metrics.get("stage_seconds"), "optim": metrics.get("optim"),
-            "learning_rates": metrics.get("learning_rates"), "stage3_realignment": metrics.get("stage3_realignment"),
-            "around_the_switch": {e: epochs[e].get("eval_uar") for e in range(switch - 1, switch + 6) if e in epochs},
-        })
+        results.append(
+            {
+                "config": name,
+                "flags": config_flags(name),
+                "stages": {int(k): v["uar"] for k, v in metrics["per_stage"].items()},
+                "final": metrics["uar"],
+                "war": metrics["war"],
+                "seconds": time.time() - started,
+                "stage_seconds": metrics.get("stage_seconds"),
+                "optim": metrics.get("optim"),
+                "learning_rates": metrics.get("learning_rates"),
+                "stage3_realignment": metrics.get("stage3_realignment"),
+                "around_the_switch": {
+                    e: epochs[e].get("eval_uar") for e in range(switch - 1, switch + 6) if e in epochs
+                },
+            }
+        )
         r = results[-1]
-        print(f"full scale, {name}: stages {r['stages']} around the switch {r['around_the_switch']} stage seconds "
-              f"{r['stage_seconds']} ({r['seconds']:.0f} s)", flush=True)
+        print(
+            f"full scale, {name}: stages {r['stages']} around the switch {r['around_the_switch']} stage seconds "
+            f"{r['stage_seconds']} ({r['seconds']:.0f} s)",
+            flush=True,
+        )
     return results
 
 
 def full_scale_table(results: list[dict]) -> str:
-    lines = ["| settings | optimizer | stage 1 | stage 2 | stage 3 | UAR at the last epoch of stage 2 and the first five of "
-             "stage 3 | seconds per stage (1 / 2 / 3) | stage 3 >= stage 2 |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| settings | optimizer | stage 1 | stage 2 | stage 3 "
+        "| UAR at the last epoch of stage 2 and the first five of "
+        "stage 3 | seconds per stage (1 / 2 / 3) | stage 3 >= stage 2 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         around = " / ".join(f"{v:.1f}" for v in list(r["around_the_switch"].values())[1:7])
         seconds = " / ".join(f"{r['stage_seconds'].get(str(s), r['stage_seconds'].get(s, 0)):.0f}" for s in (1, 2, 3))
@@ -279,9 +389,14 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--tasks", default="all", help="comma-separated task names (default: all)")
     parser.add_argument("--work", default="bench_recipe_work", help="folder for data, caches and runs")
     parser.add_argument("--output", help="JSON file for the results")
-    parser.add_argument("--balances", default=",".join(BALANCES),
-                        help="--class_balance values the imbalanced tasks run with (default: all three)")
-    parser.add_argument("--default_balance", default="none", help="the value whose runs the rule counts (the default's)")
+    parser.add_argument(
+        "--balances",
+        default=",".join(BALANCES),
+        help="--class_balance values the imbalanced tasks run with (default: all three)",
+    )
+    parser.add_argument(
+        "--default_balance", default="none", help="the value whose runs the rule counts (the default's)"
+    )
     parser.add_argument("--full_scale", action="store_true", help="the shipped configs on a DFEW-sized fold instead")
     parser.add_argument("--configs", default="defaults,dfew,ferv39k,mafw", help="--full_scale: which settings")
     parser.add_argument("--flags", nargs=argparse.REMAINDER, default=[], help="extra train_bap.py flags (last)")
@@ -302,9 +417,12 @@ def main(argv=None) -> list[dict]:
             results.append(run_task(task, Path(args.work), [*extra, *args.flags], variant, probes))
             r = results[-1]
             probes = {k: r[k] for k in ("averaged_ceiling", "ordered_probe")}
-            print(f"{task.name}{' ' + variant if variant else ''}: stages {r['stages']} WAR {r['war']:.1f} rare "
-                  f"{r['rare_recall']} probe {r['ordered_probe']:.1f} ceiling {r['averaged_ceiling']:.1f} "
-                  f"shuffled {r['shuffled']:.1f} ({r['seconds']:.0f} s) {'pass' if passes(r) else 'FAIL'}", flush=True)
+            print(
+                f"{task.name}{' ' + variant if variant else ''}: stages {r['stages']} WAR {r['war']:.1f} rare "
+                f"{r['rare_recall']} probe {r['ordered_probe']:.1f} ceiling {r['averaged_ceiling']:.1f} "
+                f"shuffled {r['shuffled']:.1f} ({r['seconds']:.0f} s) {'pass' if passes(r) else 'FAIL'}",
+                flush=True,
+            )
     print("\n" + table(results, args.default_balance))
     if args.output:
         Path(args.output).write_text(json.dumps({"flags": args.flags, "results": results}, indent=2))

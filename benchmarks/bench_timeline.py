@@ -49,7 +49,9 @@ def write_video(path: Path, seconds: float) -> None:
     from skimage import data
 
     rng = np.random.default_rng(0)
-    background = np.asarray(Image.fromarray(rng.integers(40, 200, (6, 10, 3), dtype=np.uint8)).resize((WIDTH, HEIGHT), Image.BICUBIC))
+    background = np.asarray(
+        Image.fromarray(rng.integers(40, 200, (6, 10, 3), dtype=np.uint8)).resize((WIDTH, HEIGHT), Image.BICUBIC)
+    )
     photo = np.asarray(Image.fromarray(data.astronaut()).resize((PHOTO, PHOTO)))  # her face: 58 px, 16% of the height
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=RATE, options={"preset": "ultrafast"})
@@ -77,17 +79,25 @@ def reset_peak() -> None:
 
 # A small CLIP (ViT-S/32-like vision tower, 4-layer text tower) so that 10 minutes run in minutes on 2 cores; the
 # ratio to the pipeline hardly depends on the tower's size (both pay it per frame), memory not at all.
-SMALL = dict(projection_dim=256, text_config=dict(hidden_size=256, intermediate_size=1024, num_attention_heads=4,
-                                                  num_hidden_layers=4),
-             vision_config=dict(hidden_size=384, intermediate_size=1536, num_attention_heads=6, num_hidden_layers=6,
-                                image_size=224, patch_size=32))
+SMALL = dict(
+    projection_dim=256,
+    text_config=dict(hidden_size=256, intermediate_size=1024, num_attention_heads=4, num_hidden_layers=4),
+    vision_config=dict(
+        hidden_size=384,
+        intermediate_size=1536,
+        num_attention_heads=6,
+        num_hidden_layers=6,
+        image_size=224,
+        patch_size=32,
+    ),
+)
 
 
 def build(shape: str):
+    import bench_speed
     import torch
     from transformers import CLIPConfig
 
-    import bench_speed
     from a3lign import A3lignConfig, A3lignModel
 
     if shape == "S/32":
@@ -124,13 +134,22 @@ def child(video: str, warmup: str, face_crop: bool, compare: bool, shape: str) -
     seconds = time.perf_counter() - started
     running.clear()
     watcher.join()
-    quarters = [max(samples[len(samples) * q // 4 : max(len(samples) * (q + 1) // 4, len(samples) * q // 4 + 1)])
-                for q in range(4)]
-    result = {"video_seconds": timeline.duration, "windows": len(timeline.times), "seconds": seconds,
-              "windows_per_second": len(timeline.times) / seconds, "frames_embedded": timeline.frames_embedded,
-              "baseline_mib": before, "peak_mib": memory_mib("VmHWM"), "peak_above_baseline_mib": memory_mib("VmHWM") - before,
-              "resident_above_baseline_by_quarter_mib": quarters,
-              "face_found": None if timeline.face is None else float(timeline.face.mean())}
+    quarters = [
+        max(samples[len(samples) * q // 4 : max(len(samples) * (q + 1) // 4, len(samples) * q // 4 + 1)])
+        for q in range(4)
+    ]
+    result = {
+        "video_seconds": timeline.duration,
+        "windows": len(timeline.times),
+        "seconds": seconds,
+        "windows_per_second": len(timeline.times) / seconds,
+        "frames_embedded": timeline.frames_embedded,
+        "baseline_mib": before,
+        "peak_mib": memory_mib("VmHWM"),
+        "peak_above_baseline_mib": memory_mib("VmHWM") - before,
+        "resident_above_baseline_by_quarter_mib": quarters,
+        "face_found": None if timeline.face is None else float(timeline.face.mean()),
+    }
     if compare:
         result.update(compare_with_pipeline(model, processor, video, timeline))
     return result
@@ -161,10 +180,14 @@ def compare_with_pipeline(model, processor, video: str, timeline, rounds: int = 
             differences.append(np.abs(np.array([scores[k] for k in labels]) - timeline.probabilities[w]).max())
         pipeline_seconds.append(time.perf_counter() - started)
     windows = len(clips)
-    return {"compared_windows": windows, "timeline_windows_per_second_best": windows / min(timeline_seconds),
-            "pipeline_windows_per_second_best": windows / min(pipeline_seconds),
-            "speedup": min(pipeline_seconds) / min(timeline_seconds), "rounds": rounds,
-            "max_probability_difference": float(max(differences))}
+    return {
+        "compared_windows": windows,
+        "timeline_windows_per_second_best": windows / min(timeline_seconds),
+        "pipeline_windows_per_second_best": windows / min(pipeline_seconds),
+        "speedup": min(pipeline_seconds) / min(timeline_seconds),
+        "rounds": rounds,
+        "max_probability_difference": float(max(differences)),
+    }
 
 
 def run_child(video: Path, warmup: Path, shape: str, face_crop: bool = False, compare: bool = False) -> dict:
@@ -184,38 +207,47 @@ def machine() -> str:
 
 def report(results: dict, args) -> str:
     long, short, faces = results["long"], results["short"], results["short_face_crop"]
+
     def minutes(r):
         return f"{r['video_seconds'] / 60:.0f} min" if r["video_seconds"] >= 60 else f"{r['video_seconds']:.0f} s"
 
-
     lines = [
-        "# Timeline benchmark (`benchmarks/bench_timeline.py`)", "",
+        "# Timeline benchmark (`benchmarks/bench_timeline.py`)",
+        "",
         f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end. "
         f"Model: randomly initialised A3lign around a {args.shape}-shaped CLIP, 128 px, 16 frames. "
         f"Video: H.264 {WIDTH}x{HEIGHT} at {RATE} fps. Windows of {WINDOW:g} s every {STRIDE:g} s. "
-        f"Run with `{' '.join(['python benchmarks/bench_timeline.py', *sys.argv[1:]])}`.", "",
-        "| run | video | windows | frames through the tower | seconds | windows / s | resident before (MiB) | peak (MiB) "
+        f"Run with `{' '.join(['python benchmarks/bench_timeline.py', *sys.argv[1:]])}`.",
+        "",
+        "| run | video | windows | frames through the tower | seconds | windows / s | resident before (MiB) "
+        "| peak (MiB) "
         "| peak above before (MiB) | most resident above before, by quarter of the run (MiB) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in (("timeline", long), ("timeline", short), ("timeline, face_crop=True", faces)):
-        lines.append(f"| {name} | {minutes(r)} | {r['windows']} | {r['frames_embedded']} | {r['seconds']:.1f} | "
-                     f"{r['windows_per_second']:.2f} | {r['baseline_mib']:.0f} | {r['peak_mib']:.0f} | "
-                     f"{r['peak_above_baseline_mib']:.0f} | "
-                     f"{' / '.join(f'{q:.0f}' for q in r['resident_above_baseline_by_quarter_mib'])} |")
+        lines.append(
+            f"| {name} | {minutes(r)} | {r['windows']} | {r['frames_embedded']} | {r['seconds']:.1f} | "
+            f"{r['windows_per_second']:.2f} | {r['baseline_mib']:.0f} | {r['peak_mib']:.0f} | "
+            f"{r['peak_above_baseline_mib']:.0f} | "
+            f"{' / '.join(f'{q:.0f}' for q in r['resident_above_baseline_by_quarter_mib'])} |"
+        )
     lines += [
         "",
-        f"- **Memory does not grow with length**: the {minutes(long)} video peaks at {long['peak_above_baseline_mib']:.0f} MiB "
-        f"above the loaded model, the {minutes(short)} one at {short['peak_above_baseline_mib']:.0f} MiB; through the long run "
+        f"- **Memory does not grow with length**: the {minutes(long)} video peaks at "
+        f"{long['peak_above_baseline_mib']:.0f} MiB "
+        f"above the loaded model, the {minutes(short)} one at {short['peak_above_baseline_mib']:.0f} MiB; "
+        f"through the long run "
         f"resident memory rises while the allocator and decoder warm up, then stays flat (by quarter: "
         f"{' / '.join(f'{q:.0f}' for q in long['resident_above_baseline_by_quarter_mib'])} MiB). "
         f"Bound stated in the README: under {args.bound_mib} MiB above the loaded model for any length at 640x360.",
         f"- **Throughput**: on the {minutes(short)} video (the long one's first tenth), in alternating rounds in one "
-        f"process (the fastest of {short['rounds']} each), the timeline ran {short['timeline_windows_per_second_best']:.1f} "
+        f"process (the fastest of {short['rounds']} each), the timeline ran "
+        f"{short['timeline_windows_per_second_best']:.1f} "
         f"windows / s and the plain pipeline run once per window (each given its 16 frames already decoded) "
-        f"{short['pipeline_windows_per_second_best']:.1f}: **{short['speedup']:.1f}x**, as each frame goes through the "
-        f"vision tower once instead of {16 * short['windows'] / short['frames_embedded']:.1f} times, decoding included in "
-        f"the timeline's time only. Probabilities agree with the pipeline's to {short['max_probability_difference']:.1e}. "
+        f"{short['pipeline_windows_per_second_best']:.1f}: **{short['speedup']:.1f}x**, as each frame goes through "
+        f"the vision tower once instead of {16 * short['windows'] / short['frames_embedded']:.1f} times, decoding "
+        f"included in the timeline's time only. Probabilities agree with the pipeline's to "
+        f"{short['max_probability_difference']:.1e}. "
         f"The {minutes(long)} timeline ran {long['windows_per_second']:.1f} windows / s.",
         f"- **Face crops** cost {faces['seconds'] / short['seconds']:.1f}x the plain timeline on the same video "
         f"(the default detector on every second grid frame, 4 a second, at 480 px; {faces['face_found']:.0%} of the "
@@ -227,8 +259,12 @@ def report(results: dict, args) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600, help="Length of the long video.")
-    parser.add_argument("--bound_mib", type=int, default=300, help="The stated memory bound, printed beside the figures.")
-    parser.add_argument("--shape", default="S/32", choices=["S/32", "B/32", "L/14"], help="The CLIP's shape (S/32: see SMALL).")
+    parser.add_argument(
+        "--bound_mib", type=int, default=300, help="The stated memory bound, printed beside the figures."
+    )
+    parser.add_argument(
+        "--shape", default="S/32", choices=["S/32", "B/32", "L/14"], help="The CLIP's shape (S/32: see SMALL)."
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", help=argparse.SUPPRESS)
     parser.add_argument("--face_crop", action="store_true", help=argparse.SUPPRESS)
@@ -242,7 +278,9 @@ def main():
     started = time.perf_counter()
     for path, seconds in ((long, args.seconds), (short, args.seconds / 10), (warmup, 4)):
         write_video(path, seconds)
-    print(f"videos written in {time.perf_counter() - started:.0f} s ({long.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    print(
+        f"videos written in {time.perf_counter() - started:.0f} s ({long.stat().st_size / 2**20:.0f} MiB)", flush=True
+    )
     results = {"long": run_child(long, warmup, args.shape)}
     print(json.dumps(results["long"]), flush=True)
     results["short"] = run_child(short, warmup, args.shape, compare=True)

@@ -89,8 +89,9 @@ def _size(label: str, length: int, rng) -> list[Image.Image]:
         shape = {"grow": phase, "shrink": 1 - phase, "pulse": 1 - abs(2 * phase - 1)}[label]
         radius = lo + (hi - lo) * shape
         image = Image.new("RGB", (SIZE, SIZE), (35, 35, 45))
-        ImageDraw.Draw(image).ellipse([SIZE / 2 - radius, SIZE / 2 - radius, SIZE / 2 + radius, SIZE / 2 + radius],
-                                      fill=colour)
+        ImageDraw.Draw(image).ellipse(
+            [SIZE / 2 - radius, SIZE / 2 - radius, SIZE / 2 + radius, SIZE / 2 + radius], fill=colour
+        )
         frames.append(image)
     return frames
 
@@ -143,8 +144,6 @@ def _approach(label: str, length: int, rng) -> list[Image.Image]:
     return frames
 
 
-
-
 def _window(rng, phase: np.ndarray | float):
     """The share of a motion done at `phase` of the clip, when it runs over a random part of it (starting in the first
     third, ending in the last), as real expressions do."""
@@ -176,11 +175,13 @@ def _reversal(label: str, length: int, rng) -> list[Image.Image]:
             draw.ellipse([x - size, y - size, x + size, y + size], fill=colour)
         elif kind == "grow":
             half = size / 2 + 2.5 * size * phase
-            draw.rectangle([SIZE / 2 - half + dx, SIZE / 2 - half + dy, SIZE / 2 + half + dx, SIZE / 2 + half + dy],
-                           fill=colour)
+            draw.rectangle(
+                [SIZE / 2 - half + dx, SIZE / 2 - half + dy, SIZE / 2 + half + dx, SIZE / 2 + half + dy], fill=colour
+            )
         elif 0.35 < phase < 0.65:  # blink: on in the middle of its window
-            draw.ellipse([SIZE / 2 - size + dx, SIZE / 2 - size + dy, SIZE / 2 + size + dx, SIZE / 2 + size + dy],
-                         fill=colour)
+            draw.ellipse(
+                [SIZE / 2 - size + dx, SIZE / 2 - size + dy, SIZE / 2 + size + dx, SIZE / 2 + size + dy], fill=colour
+            )
         frames.append(image)
     return frames
 
@@ -195,7 +196,7 @@ def _glide(label: str, length: int, rng) -> list[Image.Image]:
     frames = []
     for t in range(length):
         phase = t / max(1, length - 1)
-        done = phase ** power if ease == "in" else 1 - (1 - phase) ** power
+        done = phase**power if ease == "in" else 1 - (1 - phase) ** power
         x = 6 + 28 * (done if direction == "right" else 1 - done)
         image = Image.new("RGB", (SIZE, SIZE), (35, 45, 40))
         jitter = rng.uniform(-1, 1)
@@ -235,24 +236,88 @@ def _face(label: str, length: int, rng) -> list[Image.Image]:
     return frames
 
 
-RENDER = {"sweep": _sweep, "pulse": _pulse, "size": _size, "turn": _turn, "timing": _timing,
-          "approach": _approach, "reversal": _reversal, "faces": _face, "glide": _glide, "dfew_like": _face,
-          "mafw_like": _face}
+RENDER = {
+    "sweep": _sweep,
+    "pulse": _pulse,
+    "size": _size,
+    "turn": _turn,
+    "timing": _timing,
+    "approach": _approach,
+    "reversal": _reversal,
+    "faces": _face,
+    "glide": _glide,
+    "dfew_like": _face,
+    "mafw_like": _face,
+}
 
 TASKS = [
-    Task("sweep", ["right", "left", "down", "up"], 16, (20, 60), "mp4", 32, 20, 8,
-         "a bar crossing the frame in one of 4 directions (left/right: no flip augmentation)",
-         ("--train_flip", "false")),
-    Task("pulse", ["RGB", "RBG", "GRB", "GBR", "BRG", "BGR"], 8, (5, 30), "frames", 64, 14, 6,
-         "three colour flashes in one of 6 orders; clips from 5 frames (shorter than 8)"),
-    Task("size", ["grow", "shrink", "pulse"], 8, (4, 24), "mp4", 32, 24, 10,
-         "a disc growing, shrinking or both; clips from 4 frames"),
-    Task("turn", ["cw_quarter", "ccw_quarter", "cw_half", "ccw_half"], 16, (30, 60), "frames", 32, 20, 8,
-         "a clock hand turning either way by a quarter or a half turn"),
-    Task("timing", [f"t{k}" for k in range(11)], 16, (16, 60), "mp4", 64, 12, 5,
-         "one flash at one of 11 moments of the clip"),
-    Task("approach", ["meet", "part", "bounce"], 16, (10, 40), "frames", 64, 24, 10,
-         "two dots meeting, parting, or both"),
+    Task(
+        "sweep",
+        ["right", "left", "down", "up"],
+        16,
+        (20, 60),
+        "mp4",
+        32,
+        20,
+        8,
+        "a bar crossing the frame in one of 4 directions (left/right: no flip augmentation)",
+        ("--train_flip", "false"),
+    ),
+    Task(
+        "pulse",
+        ["RGB", "RBG", "GRB", "GBR", "BRG", "BGR"],
+        8,
+        (5, 30),
+        "frames",
+        64,
+        14,
+        6,
+        "three colour flashes in one of 6 orders; clips from 5 frames (shorter than 8)",
+    ),
+    Task(
+        "size",
+        ["grow", "shrink", "pulse"],
+        8,
+        (4, 24),
+        "mp4",
+        32,
+        24,
+        10,
+        "a disc growing, shrinking or both; clips from 4 frames",
+    ),
+    Task(
+        "turn",
+        ["cw_quarter", "ccw_quarter", "cw_half", "ccw_half"],
+        16,
+        (30, 60),
+        "frames",
+        32,
+        20,
+        8,
+        "a clock hand turning either way by a quarter or a half turn",
+    ),
+    Task(
+        "timing",
+        [f"t{k}" for k in range(11)],
+        16,
+        (16, 60),
+        "mp4",
+        64,
+        12,
+        5,
+        "one flash at one of 11 moments of the clip",
+    ),
+    Task(
+        "approach",
+        ["meet", "part", "bounce"],
+        16,
+        (10, 40),
+        "frames",
+        64,
+        24,
+        10,
+        "two dots meeting, parting, or both",
+    ),
 ]
 
 
@@ -263,12 +328,29 @@ def _shares(proportions, total: int) -> tuple[int, ...]:
 
 # DFEW's classes and their shares of its single-labelled clips (rounded; Disgust about 1%, Fear a few percent), each
 # a face motion; the rare ones are time-reverses of frequent ones (Disgust of Happy, Fear of Surprise).
-DFEW_LIKE = {"Happy": ("smile", 24), "Sad": ("frown", 17), "Neutral": ("still", 23), "Angry": ("brows", 16),
-             "Surprise": ("open", 14), "Disgust": ("smile_off", 1.5), "Fear": ("open_off", 4.5)}
+DFEW_LIKE = {
+    "Happy": ("smile", 24),
+    "Sad": ("frown", 17),
+    "Neutral": ("still", 23),
+    "Angry": ("brows", 16),
+    "Surprise": ("open", 14),
+    "Disgust": ("smile_off", 1.5),
+    "Fear": ("open_off", 4.5),
+}
 # MAFW's eleven, shares of its single-labelled clips (rounded): contempt, helplessness and disappointment about 2%.
-MAFW_LIKE = {"anger": ("brows", 13), "disgust": ("frown_off", 7), "fear": ("open_off", 7), "happiness": ("smile", 20),
-             "neutral": ("still", 17), "sadness": ("frown", 16), "surprise": ("open", 9), "contempt": ("smile_off", 1.5),
-             "anxiety": ("brows_off", 5.5), "helplessness": ("blink", 2), "disappointment": ("shrink", 2)}
+MAFW_LIKE = {
+    "anger": ("brows", 13),
+    "disgust": ("frown_off", 7),
+    "fear": ("open_off", 7),
+    "happiness": ("smile", 20),
+    "neutral": ("still", 17),
+    "sadness": ("frown", 16),
+    "surprise": ("open", 9),
+    "contempt": ("smile_off", 1.5),
+    "anxiety": ("brows_off", 5.5),
+    "helplessness": ("blink", 2),
+    "disappointment": ("shrink", 2),
+}
 
 
 def render(task: Task, label: str, seed: int) -> np.ndarray:
@@ -315,24 +397,75 @@ def write_task(task: Task, root: Path, seed: int = 0) -> Path:
 
 # Issue 18: small, low-resolution sets of time-reversed classes.
 HARD_TASKS = [
-    Task("reversal", ["slide", "slide_back", "grow", "grow_back", "blink"], 16, (10, 30), "frames", 32, 20, 12,
-         "a dot sliding or a square growing, forwards or backwards, or a blink; 24 px frame folders of 10-30 frames",
-         ("--train_flip", "false"), frame_size=24),
-    Task("faces", ["smile", "smile_off", "frown", "frown_off", "brows", "brows_off", "open", "open_off"], 16, (10, 30),
-         "frames", 64, 16, 8, "a cartoon face moving into or out of four expressions; 24 px frame folders of 10-30 frames",
-         frame_size=24),
-    Task("glide", ["in_right", "out_right", "in_left", "out_left"], 16, (10, 30), "frames", 32, 20, 12,
-         "a dot speeding up or slowing down, rightwards or leftwards (each the time-reverse of another)",
-         ("--train_flip", "false"), frame_size=24),
+    Task(
+        "reversal",
+        ["slide", "slide_back", "grow", "grow_back", "blink"],
+        16,
+        (10, 30),
+        "frames",
+        32,
+        20,
+        12,
+        "a dot sliding or a square growing, forwards or backwards, or a blink; 24 px frame folders of 10-30 frames",
+        ("--train_flip", "false"),
+        frame_size=24,
+    ),
+    Task(
+        "faces",
+        ["smile", "smile_off", "frown", "frown_off", "brows", "brows_off", "open", "open_off"],
+        16,
+        (10, 30),
+        "frames",
+        64,
+        16,
+        8,
+        "a cartoon face moving into or out of four expressions; 24 px frame folders of 10-30 frames",
+        frame_size=24,
+    ),
+    Task(
+        "glide",
+        ["in_right", "out_right", "in_left", "out_left"],
+        16,
+        (10, 30),
+        "frames",
+        32,
+        20,
+        12,
+        "a dot speeding up or slowing down, rightwards or leftwards (each the time-reverse of another)",
+        ("--train_flip", "false"),
+        frame_size=24,
+    ),
 ]
 
 IMBALANCED_TASKS = [
-    Task("dfew_like", list(DFEW_LIKE), 16, (10, 30), "frames", 64, 0, 8,
-         "DFEW's 7 classes in DFEW's proportions (Disgust 1.5%, Fear 4.5% of 200 training clips), face motions; rare "
-         "classes the reverses of frequent ones", train_counts=_shares([v[1] for v in DFEW_LIKE.values()], 200),
-         frame_size=32, rare=("Disgust", "Fear")),
-    Task("mafw_like", list(MAFW_LIKE), 16, (10, 30), "frames", 64, 0, 6,
-         "MAFW's 11 classes in MAFW's proportions (contempt 1.5%, helplessness and disappointment 2% of 270 training "
-         "clips)", train_counts=_shares([v[1] for v in MAFW_LIKE.values()], 270), frame_size=32,
-         rare=("contempt", "helplessness", "disappointment")),
+    Task(
+        "dfew_like",
+        list(DFEW_LIKE),
+        16,
+        (10, 30),
+        "frames",
+        64,
+        0,
+        8,
+        "DFEW's 7 classes in DFEW's proportions (Disgust 1.5%, Fear 4.5% of 200 training clips), face motions; rare "
+        "classes the reverses of frequent ones",
+        train_counts=_shares([v[1] for v in DFEW_LIKE.values()], 200),
+        frame_size=32,
+        rare=("Disgust", "Fear"),
+    ),
+    Task(
+        "mafw_like",
+        list(MAFW_LIKE),
+        16,
+        (10, 30),
+        "frames",
+        64,
+        0,
+        6,
+        "MAFW's 11 classes in MAFW's proportions (contempt 1.5%, helplessness and disappointment 2% of 270 training "
+        "clips)",
+        train_counts=_shares([v[1] for v in MAFW_LIKE.values()], 270),
+        frame_size=32,
+        rare=("contempt", "helplessness", "disappointment"),
+    ),
 ]

@@ -19,8 +19,13 @@ def background(seed: int = 0, height: int = HEIGHT, width: int = WIDTH) -> np.nd
     return np.asarray(Image.fromarray(coarse).resize((width, height), Image.BICUBIC))
 
 
-def place_photo(canvas: np.ndarray, face_side: float, centre: tuple[float, float], photo: np.ndarray | None = None,
-                face: np.ndarray = PHOTO_FACE) -> tuple[np.ndarray, np.ndarray]:
+def place_photo(
+    canvas: np.ndarray,
+    face_side: float,
+    centre: tuple[float, float],
+    photo: np.ndarray | None = None,
+    face: np.ndarray = PHOTO_FACE,
+) -> tuple[np.ndarray, np.ndarray]:
     """A photo (default: the astronaut) scaled so that its `face` is `face_side` px, pasted with the face's centre at
     `centre` (x, y). Returns the frame and the face box `(x0, y0, x1, y1)` in it."""
     photo = data.astronaut() if photo is None else photo
@@ -38,12 +43,19 @@ def place_photo(canvas: np.ndarray, face_side: float, centre: tuple[float, float
     return frame, face + [left, top, left, top]
 
 
-def astronaut_video(num_frames: int = 32, face_side=60.0, centre=(160.0, 120.0), shake: float = 0.0,
-                    noise: float = 3.0, seed: int = 0, photo: np.ndarray | None = None,
-                    face: np.ndarray = PHOTO_FACE) -> tuple[np.ndarray, np.ndarray]:
+def astronaut_video(
+    num_frames: int = 32,
+    face_side=60.0,
+    centre=(160.0, 120.0),
+    shake: float = 0.0,
+    noise: float = 3.0,
+    seed: int = 0,
+    photo: np.ndarray | None = None,
+    face: np.ndarray = PHOTO_FACE,
+) -> tuple[np.ndarray, np.ndarray]:
     """`(T, 240, 320, 3)` uint8 frames and `(T, 4)` true face boxes. `face_side` (a value or a `(start, end)` pair:
-    a zoom) and `centre` (`(x, y)` or `((x, y), (x, y))`: a pan) move linearly over the clip; `shake` adds a random offset of up to that
-    many pixels per frame; `noise` is the std of per-pixel noise (a camera's, a codec's)."""
+    a zoom) and `centre` (`(x, y)` or `((x, y), (x, y))`: a pan) move linearly over the clip; `shake` adds a random
+    offset of up to that many pixels per frame; `noise` is the std of per-pixel noise (a camera's, a codec's)."""
     rng = np.random.default_rng(seed)
     canvas = background(seed)
     phase = np.linspace(0, 1, num_frames)
@@ -64,25 +76,32 @@ def faceless_video(num_frames: int = 24, seed: int = 0) -> np.ndarray:
     """`(T, 240, 320, 3)` uint8: scikit-image's photographs without a face (coffee, rocket, a cat, bricks), in turn."""
     photos = [data.coffee(), data.rocket(), data.chelsea(), np.stack([data.brick()] * 3, -1)]
     rng = np.random.default_rng(seed)
-    frames = [np.asarray(Image.fromarray(photos[t * len(photos) // num_frames]).resize((WIDTH, HEIGHT))) for t in range(num_frames)]
+    frames = [
+        np.asarray(Image.fromarray(photos[t * len(photos) // num_frames]).resize((WIDTH, HEIGHT)))
+        for t in range(num_frames)
+    ]
     return np.clip(np.stack(frames) + rng.normal(0, 3, (num_frames, HEIGHT, WIDTH, 3)), 0, 255).astype(np.uint8)
 
 
 def camera_video(num_frames: int = 32, face_side=50.0, centre=(160.0, 120.0), seed: int = 5, **motion):
     """`astronaut_video` with scikit-image's cameraman instead (gray, another face, another background)."""
-    return astronaut_video(num_frames, face_side, centre, seed=seed, photo=np.stack([data.camera()] * 3, -1),
-                           face=CAMERA_FACE, **motion)
+    return astronaut_video(
+        num_frames, face_side, centre, seed=seed, photo=np.stack([data.camera()] * 3, -1), face=CAMERA_FACE, **motion
+    )
 
 
 def tilted_astronaut(tilt: float, size: int = 256) -> np.ndarray:
     """The astronaut photo turned `tilt` degrees clockwise on the screen about her face's centre, `(size, size, 3)`."""
     centre = ((PHOTO_FACE[0] + PHOTO_FACE[2]) / 2, (PHOTO_FACE[1] + PHOTO_FACE[3]) / 2)
-    turned = Image.fromarray(data.astronaut()).rotate(-tilt, resample=Image.BICUBIC, center=centre, fillcolor=(120, 120, 120))
+    turned = Image.fromarray(data.astronaut()).rotate(
+        -tilt, resample=Image.BICUBIC, center=centre, fillcolor=(120, 120, 120)
+    )
     return np.asarray(turned.resize((size, size), Image.BILINEAR))
 
 
 def holds(placement, t: int, box: np.ndarray) -> bool:
-    """Whether frame t's crop (`FacePlacement`) holds the box `(x0, y0, x1, y1)` whole: its corners land in the crop."""
+    """Whether frame t's crop (`FacePlacement`) holds the box `(x0, y0, x1, y1)` whole: its corners land in the
+    crop."""
     x0, y0, x1, y1 = box
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
     mapped = corners @ placement.matrix(t)[:, :2].T + placement.matrix(t)[:, 2]

@@ -25,12 +25,25 @@ def test_defaults_follow_the_paper():
 
 def test_round_trip_through_dict_keeps_every_field(tmp_path):
     config = A3lignConfig(
-        clip_config=tiny_clip_config(), image_size=32, mat_tokens=5, id2label={0: "a", 1: "b"},
-        bap_stage=2, jas_synchronization=["init", "text.1", "video.3", "video.0"], jas_synchronization_stem="text",
+        clip_config=tiny_clip_config(),
+        image_size=32,
+        mat_tokens=5,
+        id2label={0: "a", 1: "b"},
+        bap_stage=2,
+        jas_synchronization=["init", "text.1", "video.3", "video.0"],
+        jas_synchronization_stem="text",
     )
     config.save_pretrained(tmp_path)
     loaded = A3lignConfig.from_pretrained(tmp_path)
-    for name in ("image_size", "mat_tokens", "bap_stage", "jas_synchronization", "jas_synchronization_stem", "id2label", "label2id"):
+    for name in (
+        "image_size",
+        "mat_tokens",
+        "bap_stage",
+        "jas_synchronization",
+        "jas_synchronization_stem",
+        "id2label",
+        "label2id",
+    ):
         assert getattr(loaded, name) == getattr(config, name), name
     assert loaded.clip_config.vision_config.patch_size == 8
 

@@ -19,12 +19,26 @@ from skimage import data
 from a3lign import A3lignVideoProcessor
 from a3lign.decoding_a3lign import sample_segment_indices
 from a3lign.faces_a3lign import (
-    Detections, FaceObserver, FacePlacement, cut_score, detect_faces, eye_angle, face_crops, main_face, shot_signature,
+    Detections,
+    FaceObserver,
+    FacePlacement,
+    cut_score,
+    detect_faces,
+    eye_angle,
+    face_crops,
+    main_face,
+    shot_signature,
     track_faces,
 )
 
 from .scenes import (
-    astronaut_video, background, camera_video, faceless_video, holds, place_photo, tilted_astronaut,
+    astronaut_video,
+    background,
+    camera_video,
+    faceless_video,
+    holds,
+    place_photo,
+    tilted_astronaut,
 )
 from .videos import write_video
 
@@ -45,10 +59,13 @@ def placement_of(frames: np.ndarray, detector: str = "mtcnn") -> tuple[FacePlace
 
 
 # ----- the crop holds the face ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("detector, face_side", [  # 1/15 to 5/6 of the frame's 240 px shorter side
-    *(("mtcnn", side) for side in (16, 30, 60, 120, 200)),
-    *(("haar", side) for side in (30, 60, 120, 200)),  # Haar's cascades see no face under 20 px
-])
+@pytest.mark.parametrize(
+    "detector, face_side",
+    [  # 1/15 to 5/6 of the frame's 240 px shorter side
+        *(("mtcnn", side) for side in (16, 30, 60, 120, 200)),
+        *(("haar", side) for side in (30, 60, 120, 200)),  # Haar's cascades see no face under 20 px
+    ],
+)
 def test_the_face_is_found_at_several_scales(face_side, detector):
     frames, truth = astronaut_video(24, face_side=face_side)
     placement, indices = placement_of(frames, detector)
@@ -58,12 +75,16 @@ def test_the_face_is_found_at_several_scales(face_side, detector):
     assert placement.side == pytest.approx(1.5 * face_side, rel=0.35)
 
 
-@pytest.mark.parametrize("motion", [
-    dict(centre=((60, 100), (260, 140))),  # a pan across two thirds of the frame
-    dict(face_side=(50, 90)),  # a zoom to nearly twice the size
-    dict(face_side=60, shake=6),  # a shaking camera: up to 6 px (a tenth of the face) per frame
-    dict(face_side=90, centre=(55, 60)),  # a face in the corner: the square leaves the frame
-], ids=["pan", "zoom", "shake", "corner"])
+@pytest.mark.parametrize(
+    "motion",
+    [
+        dict(centre=((60, 100), (260, 140))),  # a pan across two thirds of the frame
+        dict(face_side=(50, 90)),  # a zoom to nearly twice the size
+        dict(face_side=60, shake=6),  # a shaking camera: up to 6 px (a tenth of the face) per frame
+        dict(face_side=90, centre=(55, 60)),  # a face in the corner: the square leaves the frame
+    ],
+    ids=["pan", "zoom", "shake", "corner"],
+)
 def test_the_crop_holds_the_face_in_every_frame(motion):
     frames, truth = astronaut_video(32, **motion)
     placement, indices = placement_of(frames)
@@ -91,7 +112,9 @@ def test_an_upright_crop_is_an_exact_copy_and_black_outside_the_frame():
     frame = np.arange(5 * 6 * 3, dtype=np.uint8).reshape(5, 6, 3)
 
     def placed(x, y, side):  # a face of the clip's size (side / 1.5 with margin 0.25), level
-        return FacePlacement(np.array([[x, y, side / 1.5, 0.0]]), np.ones(1, bool), np.zeros(1, int), side, MARGIN, True)
+        return FacePlacement(
+            np.array([[x, y, side / 1.5, 0.0]]), np.ones(1, bool), np.zeros(1, int), side, MARGIN, True
+        )
 
     assert np.array_equal(placed(3, 2, 3).crop(frame, 0), frame[1:4, 2:5])
     corner = placed(-0.5, 0.5, 4).crop(frame, 0)  # the square starts at (-2, -1)
@@ -114,7 +137,9 @@ def test_the_main_face_is_the_most_present_then_the_largest():
     # a large face found in 2 of 8 frames loses to a smaller one found in all 8
     detections = {i: found(face + i, big) if i in (2, 5) else found(face + i) for i in range(8)}
     track = main_face(detections)
-    assert sorted(track) == list(range(8)) and all(np.array_equal(detections[i].boxes[n], face + i) for i, n in track.items())
+    assert sorted(track) == list(range(8)) and all(
+        np.array_equal(detections[i].boxes[n], face + i) for i, n in track.items()
+    )
     # found equally often: the larger
     detections = {i: found(face, big) for i in range(4)}
     assert all(np.array_equal(detections[i].boxes[n], big) for i, n in main_face(detections).items())
@@ -165,8 +190,12 @@ def test_a_tilted_face_is_found_and_turned_eyes_level(tilt):
     assert np.degrees(placement.poses[0, 3]) == pytest.approx(tilt, abs=8)
     again = detect_faces(crops[0])
     assert len(again) == 1
-    assert np.degrees(eye_angle(again.landmarks[0])) == pytest.approx(np.degrees(eye_angle(upright.landmarks[0])), abs=6)
-    assert placement.side == pytest.approx(face_crops(np.stack([tilted_astronaut(0)] * 4), margin=MARGIN)[1].side, rel=0.15)
+    assert np.degrees(eye_angle(again.landmarks[0])) == pytest.approx(
+        np.degrees(eye_angle(upright.landmarks[0])), abs=6
+    )
+    assert placement.side == pytest.approx(
+        face_crops(np.stack([tilted_astronaut(0)] * 4), margin=MARGIN)[1].side, rel=0.15
+    )
 
 
 @pytest.mark.parametrize("size", [(360, 640), (720, 1280), (1080, 1920)])
@@ -202,10 +231,15 @@ def test_signatures_tell_cuts_from_motion_and_light():
     """A cut between photographs, colour or grey, scores above 1; within one shot a pan, a zoom, a shake, light dimmed
     by half or dipping to a twentieth for a frame, in colour or grey, score under 0.8."""
     base = astronaut_video(8)[0]
-    same = [astronaut_video(8, centre=((60, 100), (260, 140)))[0], astronaut_video(8, face_side=(50, 90))[0],
-            astronaut_video(8, shake=6)[0], (base * np.linspace(1, 0.5, 8)[:, None, None, None]).astype(np.uint8),
-            np.stack([base[0], (base[1] * 0.05).astype(np.uint8), base[2]]),
-            gray(astronaut_video(8, centre=((60, 100), (260, 140)))[0]), camera_video(8, centre=((60, 100), (260, 140)))[0]]
+    same = [
+        astronaut_video(8, centre=((60, 100), (260, 140)))[0],
+        astronaut_video(8, face_side=(50, 90))[0],
+        astronaut_video(8, shake=6)[0],
+        (base * np.linspace(1, 0.5, 8)[:, None, None, None]).astype(np.uint8),
+        np.stack([base[0], (base[1] * 0.05).astype(np.uint8), base[2]]),
+        gray(astronaut_video(8, centre=((60, 100), (260, 140)))[0]),
+        camera_video(8, centre=((60, 100), (260, 140)))[0],
+    ]
     for frames in same:
         signatures = [shot_signature(f) for f in frames]
         assert max(cut_score(a, b) for a, b in zip(signatures, signatures[1:])) < 0.8
@@ -213,10 +247,15 @@ def test_signatures_tell_cuts_from_motion_and_light():
     signatures = [shot_signature(f) for f in photos]
     assert min(cut_score(a, b) for a, b in zip(signatures, signatures[1:])) > 1.1
     # grey footage (infrared, black and white): the colours tell nothing, the layouts do
-    grey_cut = [shot_signature(f) for f in gray(np.stack([astronaut_video(1, centre=(90, 110))[0][0],
-                                                          camera_video(1, centre=(230, 120))[0][0]]))]
+    grey_cut = [
+        shot_signature(f)
+        for f in gray(np.stack([astronaut_video(1, centre=(90, 110))[0][0], camera_video(1, centre=(230, 120))[0][0]]))
+    ]
     assert cut_score(*grey_cut) > 1.1
-    assert cut_score(shot_signature(np.zeros((240, 320, 3), np.uint8)), shot_signature(np.zeros((240, 320, 3), np.uint8))) == 0
+    assert (
+        cut_score(shot_signature(np.zeros((240, 320, 3), np.uint8)), shot_signature(np.zeros((240, 320, 3), np.uint8)))
+        == 0
+    )
 
 
 def test_a_cut_in_grey_footage_starts_a_new_track():
@@ -289,10 +328,19 @@ def test_face_settings_are_saved_validated_and_the_tally_is_not(tmp_path):
     processor = A3lignVideoProcessor(face_crop="strict", face_margin=0.4, face_detector="haar", frame_folder_fps=10)
     processor.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "video_preprocessor_config.json").read_text())
-    assert (saved["face_crop"], saved["face_margin"], saved["face_detector"], saved["frame_folder_fps"]) == \
-        ("strict", 0.4, "haar", 10.0) and "_face_crop_counts" not in saved
+    assert (saved["face_crop"], saved["face_margin"], saved["face_detector"], saved["frame_folder_fps"]) == (
+        "strict",
+        0.4,
+        "haar",
+        10.0,
+    ) and "_face_crop_counts" not in saved
     loaded = A3lignVideoProcessor.from_pretrained(tmp_path)
-    assert (loaded.face_crop, loaded.face_margin, loaded.face_detector, loaded.frame_folder_fps) == ("strict", 0.4, "haar", 10)
+    assert (loaded.face_crop, loaded.face_margin, loaded.face_detector, loaded.frame_folder_fps) == (
+        "strict",
+        0.4,
+        "haar",
+        10,
+    )
     assert A3lignVideoProcessor.from_pretrained(tmp_path, face_crop=False).face_crop is False
     assert A3lignVideoProcessor().to_dict()["face_crop"] is False
     assert A3lignVideoProcessor().face_detector == "mtcnn"
@@ -346,8 +394,14 @@ def test_a_folder_loads_without_opencv_unless_it_crops_faces(tester, tmp_path):
     assert (tmp_path / "plain" / "faces_a3lign.py").exists()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
     env.pop("PYTHONPATH", None)
-    result = subprocess.run([sys.executable, "-c", WITHOUT_OPENCV, str(tmp_path / "plain"), str(tmp_path / "faces")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_OPENCV, str(tmp_path / "plain"), str(tmp_path / "faces")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "WITHOUT-OPENCV-OK" in result.stdout
 

@@ -40,15 +40,19 @@ def closeness(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # ----- display rotation -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("rotation, hflip", [(90, False), (180, False), (270, False), (-90, False), (0, True),
-                                             (90, True), (180, True), (270, True)])
+@pytest.mark.parametrize(
+    "rotation, hflip",
+    [(90, False), (180, False), (270, False), (-90, False), (0, True), (90, True), (180, True), (270, True)],
+)
 def test_a_rotated_video_is_read_upright(tmp_path, rotation, hflip):
     """A phone's portrait video stores landscape pixels and a display matrix: every reader shows it upright."""
     upright = upright_scene()
-    path = write_video(tmp_path / "phone.mp4", stored_as(upright, rotation, hflip), **LOSSLESS, rotation=rotation, hflip=hflip)
+    path = write_video(
+        tmp_path / "phone.mp4", stored_as(upright, rotation, hflip), **LOSSLESS, rotation=rotation, hflip=hflip
+    )
     shown = np.stack([frame for _, frame in iter_frames(path)])
     assert closeness(shown, upright) < 1.0  # the right way up, not merely the right shape
-    for wrong in ({1, 2, 3} - {0}):
+    for wrong in {1, 2, 3} - {0}:
         turned = np.rot90(upright, wrong, axes=(1, 2))
         assert closeness(shown, turned) > 10 or turned.shape != shown.shape
     frames, indices, info = read_clip_frames(path, 4)
@@ -71,7 +75,9 @@ def test_a_portrait_phone_video_reaches_the_model_upright_with_its_face(tmp_path
 
 def test_a_rotation_other_than_a_quarter_turn_is_named(tmp_path):
     path = write_video(tmp_path / "tilted.mp4", upright_scene(4), **LOSSLESS, rotation=45)
-    with pytest.raises(ValueError, match=r"'.*tilted.mp4' asks to be shown rotated by 315 degrees: only quarter turns"):
+    with pytest.raises(
+        ValueError, match=r"'.*tilted.mp4' asks to be shown rotated by 315 degrees: only quarter turns"
+    ):
         read_clip_frames(path, 4)
     with pytest.raises(ValueError, match="tilted.mp4"):
         A3lignVideoProcessor()(str(path))
@@ -95,8 +101,9 @@ def test_the_main_stream_is_read_not_a_thumbnail(tmp_path, suffix):
 
 def test_a_default_thumbnail_is_what_a_player_shows(tmp_path):
     """The rule is a player's: the default stream first (here the thumbnail), then the largest."""
-    path = write_video(tmp_path / "odd.mp4", coded_frames(20, 64, 96), "libx264", "yuv444p", thumbnail=True,
-                       default="thumbnail")
+    path = write_video(
+        tmp_path / "odd.mp4", coded_frames(20, 64, 96), "libx264", "yuv444p", thumbnail=True, default="thumbnail"
+    )
     assert read_clip_frames(path, 4)[0].shape[1:3] == (24, 32)
 
 
@@ -229,7 +236,9 @@ def test_motion_jpeg_frames_carrying_exif_are_read(tmp_path):
 def test_an_edit_list_is_played_as_a_player_plays_it(tmp_path):
     """A trimmed mp4 (`ffmpeg -ss ... -c copy`, an editor's cut) keeps the frames before its start, marked to be
     discarded: they are not frames of the clip (50 packets, 40 shown)."""
-    path = write_video(tmp_path / "trimmed.mp4", coded_frames(50, 32, 48), **LOSSLESS, times_ms=[-400 + 40 * k for k in range(50)])
+    path = write_video(
+        tmp_path / "trimmed.mp4", coded_frames(50, 32, 48), **LOSSLESS, times_ms=[-400 + 40 * k for k in range(50)]
+    )
     info = probe_clip(path)
     assert info.num_frames == 40 and info.duration == pytest.approx(1.6)
     frames, indices, _ = read_clip_frames(path, 16)
@@ -247,12 +256,20 @@ def test_a_resolution_change_is_shown_at_the_first_frames_size(tmp_path):
         stream = container.add_stream("libvpx-vp9", rate=25)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         small = av.CodecContext.create("libvpx-vp9", "w")
-        small.width, small.height, small.pix_fmt, small.time_base, small.framerate = 160, 120, "yuv420p", Fraction(1, 25), 25
+        small.width, small.height, small.pix_fmt, small.time_base, small.framerate = (
+            160,
+            120,
+            "yuv420p",
+            Fraction(1, 25),
+            25,
+        )
         for t, frame in enumerate(scene):
             if t == 20:  # the first encoder's buffered frames out before the smaller ones
                 for packet in stream.encode():
                     container.mux(packet)
-            encoder, pixels = (stream, frame) if t < 20 else (small, np.asarray(Image.fromarray(frame).resize((160, 120))))
+            encoder, pixels = (
+                (stream, frame) if t < 20 else (small, np.asarray(Image.fromarray(frame).resize((160, 120))))
+            )
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
             video_frame.pts, video_frame.time_base = t, Fraction(1, 25)
             for packet in encoder.encode(video_frame):
@@ -368,6 +385,8 @@ def test_a_converted_frame_freed_in_a_forked_worker_does_not_hang_it(tmp_path):
     import sys
 
     path = tmp_path / "clip.mp4"
-    write_video(path, np.random.default_rng(0).integers(0, 255, (4, 480, 640, 3), dtype=np.uint8), "libx264", "yuv420p")
+    write_video(
+        path, np.random.default_rng(0).integers(0, 255, (4, 480, 640, 3), dtype=np.uint8), "libx264", "yuv420p"
+    )
     run = subprocess.run([sys.executable, "-c", FORKED_WORKERS, str(path)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.strip() == "6", run.stderr[-2000:]

@@ -12,6 +12,7 @@ limit) or a silent change of shape. The number of generated cases is printed at 
 import shutil
 import signal
 from contextlib import contextmanager
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -20,17 +21,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a3lign import A3lignModel, A3lignVideoProcessor
-
-from fractions import Fraction
-
 from a3lign.decoding_a3lign import MAX_PIXEL_ASPECT, read_clip_frames
 
 from .videos import noise_frames, write_frame_folder, write_video
 
 NUM_FRAMES, CROP = 4, 32
 CASES: dict[str, int] = {}  # reported by conftest's terminal summary
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @contextmanager
@@ -53,8 +55,9 @@ def count(kind: str) -> None:
 
 @pytest.fixture(scope="module")
 def processor():
-    return A3lignVideoProcessor(num_frames=NUM_FRAMES, crop_size={"height": CROP, "width": CROP},
-                                size={"shortest_edge": CROP + 2})
+    return A3lignVideoProcessor(
+        num_frames=NUM_FRAMES, crop_size={"height": CROP, "width": CROP}, size={"shortest_edge": CROP + 2}
+    )
 
 
 # ----- in-memory clips ---------------------------------------------------------------------------------
@@ -68,8 +71,11 @@ def clip_arrays(draw, max_pixels: int = 60_000):
     layout = draw(st.sampled_from(["last", "first"]))
     dtype = draw(st.sampled_from(["uint8", "uint16", "int16", "float32", "float64", "bool", "float16"]))
     fill = draw(st.sampled_from(["random", "nan", "out_of_range", "constant"]))
-    shape = (frames, height, width) if channels is None else (
-        (frames, height, width, channels) if layout == "last" else (frames, channels, height, width))
+    shape = (
+        (frames, height, width)
+        if channels is None
+        else ((frames, height, width, channels) if layout == "last" else (frames, channels, height, width))
+    )
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     if dtype.startswith("float"):
         array = rng.random(shape).astype(dtype)
@@ -136,8 +142,10 @@ FILE_FORMATS = {"mp4": ("libx264", "yuv420p"), "webm": ("libvpx-vp9", "yuv420p")
 @pytest.fixture(scope="module")
 def originals(tmp_path_factory):
     folder = tmp_path_factory.mktemp("originals")
-    files = {suffix: write_video(folder / f"clip.{suffix}", noise_frames(12, 32, 48, seed=3), *codec)
-             for suffix, codec in FILE_FORMATS.items()}
+    files = {
+        suffix: write_video(folder / f"clip.{suffix}", noise_frames(12, 32, 48, seed=3), *codec)
+        for suffix, codec in FILE_FORMATS.items()
+    }
     files["frames"] = write_frame_folder(folder / "frames", noise_frames(6, 20, 24, seed=4))
     return files
 
@@ -147,7 +155,7 @@ def corrupt(data: bytes, how: str, position: float, amount: int, rng) -> bytes:
         return data[: int(len(data) * position)]
     start = int(len(data) * position)
     if how == "zero":
-        return data[:start] + bytes(min(amount, len(data) - start)) + data[start + amount:]
+        return data[:start] + bytes(min(amount, len(data) - start)) + data[start + amount :]
     flipped = bytearray(data)
     for index in rng.integers(0, len(data), amount):
         flipped[index] ^= 0xFF
@@ -155,10 +163,16 @@ def corrupt(data: bytes, how: str, position: float, amount: int, rng) -> bytes:
 
 
 @FUZZ
-@given(source=st.sampled_from(["mp4", "webm", "avi", "frames"]), how=st.sampled_from(["truncate", "zero", "flip"]),
-       position=st.floats(0, 1), amount=st.integers(1, 4096), seed=st.integers(0, 2**16))
-def test_processor_on_corrupted_files_gives_a_clip_or_names_the_file(processor, originals, tmp_path_factory, source,
-                                                                     how, position, amount, seed):
+@given(
+    source=st.sampled_from(["mp4", "webm", "avi", "frames"]),
+    how=st.sampled_from(["truncate", "zero", "flip"]),
+    position=st.floats(0, 1),
+    amount=st.integers(1, 4096),
+    seed=st.integers(0, 2**16),
+)
+def test_processor_on_corrupted_files_gives_a_clip_or_names_the_file(
+    processor, originals, tmp_path_factory, source, how, position, amount, seed
+):
     rng = np.random.default_rng(seed)
     folder = tmp_path_factory.mktemp("case")
     original = originals[source]
@@ -182,19 +196,30 @@ def test_processor_on_corrupted_files_gives_a_clip_or_names_the_file(processor, 
 
 # ----- real-file metadata: rotation, pixel aspect, timestamps, extra streams ------------------------------------
 @settings(FUZZ, max_examples=60)
-@given(suffix=st.sampled_from(["mp4", "mkv", "mov"]), rotation=st.one_of(st.sampled_from([0, 90, 180, 270, -90]),
-       st.integers(-180, 180)), hflip=st.booleans(), aspect=st.one_of(st.none(), st.fractions(Fraction(1, 6), 6, max_denominator=12)),
-       gaps=st.one_of(st.none(), st.lists(st.integers(1, 400), min_size=11, max_size=11)),
-       extra=st.sampled_from(["none", "thumbnail", "cover"]), seed=st.integers(0, 2**16))
+@given(
+    suffix=st.sampled_from(["mp4", "mkv", "mov"]),
+    rotation=st.one_of(st.sampled_from([0, 90, 180, 270, -90]), st.integers(-180, 180)),
+    hflip=st.booleans(),
+    aspect=st.one_of(st.none(), st.fractions(Fraction(1, 6), 6, max_denominator=12)),
+    gaps=st.one_of(st.none(), st.lists(st.integers(1, 400), min_size=11, max_size=11)),
+    extra=st.sampled_from(["none", "thumbnail", "cover"]),
+    seed=st.integers(0, 2**16),
+)
 def test_processor_on_real_file_metadata_gives_the_shown_frames_or_names_the_file(
-        processor, tmp_path_factory, suffix, rotation, hflip, aspect, gaps, extra, seed):
+    processor, tmp_path_factory, suffix, rotation, hflip, aspect, gaps, extra, seed
+):
     """Every combination reads as a player shows it (the frames' shape follows the rotation and the pixel aspect,
     the samples follow the timestamps) or is refused naming the file (an angle that is not a quarter turn, an
     implausible pixel aspect)."""
     frames = noise_frames(12, 32, 48, seed=seed % 97)
     path = tmp_path_factory.mktemp("metadata") / f"clip.{suffix}"
-    options = dict(rotation=rotation, hflip=hflip, sample_aspect=aspect, thumbnail=extra == "thumbnail",
-                   cover=extra == "cover" and suffix != "mkv")
+    options = dict(
+        rotation=rotation,
+        hflip=hflip,
+        sample_aspect=aspect,
+        thumbnail=extra == "thumbnail",
+        cover=extra == "cover" and suffix != "mkv",
+    )
     times = None if gaps is None else np.cumsum([0, *gaps]).tolist()
     write_video(path, frames, "libx264", "yuv444p", times_ms=times, options={"bf": "0"}, **options)
     count("processor, real-file metadata")
@@ -251,8 +276,11 @@ def test_pipeline_gives_one_result_per_clip_or_a_clear_error(classifier, inputs)
     except (ValueError, FileNotFoundError) as error:
         assert str(error).strip()
         return
-    one = isinstance(inputs, np.ndarray) and inputs.ndim <= 4 or (isinstance(inputs, list) and clip_count_of(inputs) == 1
-                                                                   and all(x.ndim <= 3 for x in inputs))
+    one = (
+        isinstance(inputs, np.ndarray)
+        and inputs.ndim <= 4
+        or (isinstance(inputs, list) and clip_count_of(inputs) == 1 and all(x.ndim <= 3 for x in inputs))
+    )
     if one:
         assert len(results) == 2 and all("label" in r for r in results), results
     else:

@@ -75,19 +75,30 @@ def test_building_the_model_needs_only_torch_and_transformers(saved_stage2):
     modeling, with their relative imports) import only torch and transformers; PyAV is the processor's."""
     folder = saved_stage2[0]
     carried = {path.name: path for path in folder.glob("*.py")}
-    assert set(carried) == {"configuration_a3lign.py", "modeling_a3lign.py", "processing_a3lign.py", "decoding_a3lign.py",
-                            "faces_a3lign.py", "pipeline_a3lign.py"}  # every folder carries the pipeline
+    assert set(carried) == {
+        "configuration_a3lign.py",
+        "modeling_a3lign.py",
+        "processing_a3lign.py",
+        "decoding_a3lign.py",
+        "faces_a3lign.py",
+        "pipeline_a3lign.py",
+    }  # every folder carries the pipeline
     auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
     model_files = {f"{reference.split('.')[0]}.py" for reference in auto_map.values()}
-    model_files |= {os.path.basename(f) for name in list(model_files) for f in get_relative_import_files(carried[name])}
+    model_files |= {
+        os.path.basename(f) for name in list(model_files) for f in get_relative_import_files(carried[name])
+    }
     assert model_files == {"configuration_a3lign.py", "modeling_a3lign.py"}
+
     def third_party(name):  # what transformers would demand be installed, beyond the standard library
         return set(get_imports(carried[name])) - sys.stdlib_module_names
 
     for name in sorted(model_files):
         assert third_party(name) <= {"torch", "transformers"}, (name, third_party(name))
         check_imports(carried[name])
-    processor_imports = third_party("processing_a3lign.py") | third_party("decoding_a3lign.py") | third_party("faces_a3lign.py")
+    processor_imports = (
+        third_party("processing_a3lign.py") | third_party("decoding_a3lign.py") | third_party("faces_a3lign.py")
+    )
     # OpenCV (face_crop) is imported inside `try`, which transformers does not demand.
     assert "av" in processor_imports and processor_imports <= {"av", "numpy", "PIL", "torch", "transformers"}
 
@@ -98,7 +109,11 @@ def test_remote_code_round_trip_in_a_fresh_process(saved_stage2, tmp_path):
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS, str(folder), str(io)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "FRESH-PROCESS-OK" in result.stdout

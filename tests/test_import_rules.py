@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "a3lign"
-REMOTE_CODE = {"configuration_a3lign", "modeling_a3lign", "processing_a3lign", "decoding_a3lign", "faces_a3lign",
-               "pipeline_a3lign"}
+REMOTE_CODE = {
+    "configuration_a3lign",
+    "modeling_a3lign",
+    "processing_a3lign",
+    "decoding_a3lign",
+    "faces_a3lign",
+    "pipeline_a3lign",
+}
 # room -> the rooms it may import from ("face": a3lign/__init__.py)
 MAY_IMPORT = {
     "remote": {"remote"},
@@ -65,7 +71,9 @@ def test_remote_code_imports_only_its_siblings_relatively():
     siblings = {}
     for name in REMOTE_CODE:
         modules = imported_modules(PACKAGE / f"{name}.py")
-        assert not {m for m in modules if m.split(".")[0] == "a3lign" and m != "a3lign"} - {f"a3lign.{n}" for n in REMOTE_CODE}
+        assert not {m for m in modules if m.split(".")[0] == "a3lign" and m != "a3lign"} - {
+            f"a3lign.{n}" for n in REMOTE_CODE
+        }
         assert "a3lign" not in modules, f"{name} imports the package's face"
         siblings[name] = {m.split(".")[1] for m in modules if m.startswith("a3lign.")}
         # A saved folder has no `a3lign` package: siblings only through relative imports.
@@ -74,6 +82,11 @@ def test_remote_code_imports_only_its_siblings_relatively():
         absolute |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level}
         assert not {m for m in absolute if m.split(".")[0] == "a3lign"}, name
     # The model builds from config + modeling alone: no processor, no decoding (PyAV).
-    assert siblings == {"configuration_a3lign": set(), "modeling_a3lign": {"configuration_a3lign"},
-                        "processing_a3lign": {"decoding_a3lign", "faces_a3lign"}, "decoding_a3lign": set(), "faces_a3lign": set(),
-                        "pipeline_a3lign": {"configuration_a3lign", "processing_a3lign"}}
+    assert siblings == {
+        "configuration_a3lign": set(),
+        "modeling_a3lign": {"configuration_a3lign"},
+        "processing_a3lign": {"configuration_a3lign", "decoding_a3lign", "faces_a3lign"},
+        "decoding_a3lign": set(),
+        "faces_a3lign": set(),
+        "pipeline_a3lign": {"configuration_a3lign", "processing_a3lign"},
+    }

@@ -3,8 +3,6 @@ features of the descriptions, and the untrained model in stage 0 is exactly CLIP
 without a tokenizer, or classes without descriptions, are named. A tiny CLIP and a byte-level tokenizer with CLIP's
 own byte order (so "." is 269, as in CLIP's vocabulary) are built here."""
 
-import json
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +11,7 @@ from transformers import AutoTokenizer, CLIPModel
 from a3lign import A3lignModel
 
 from .conftest import save_clip_with_tokenizer
+
 DESCRIPTIONS = {
     "calm": ["a calm face", "relaxed brows and lips"],
     "joy": ["a happy face", "cheeks raised, lips pulled up", "a broad smile"],
@@ -26,8 +25,15 @@ def clip_with_tokenizer(tmp_path_factory):
 
 
 def build(folder, **overrides):
-    values = dict(id2label={0: "calm", 1: "joy", 2: "fear"}, mat_init="text", mat_descriptions=DESCRIPTIONS,
-                  mat_sentences=3, mat_tokens=30, num_frames=4, image_size=32)
+    values = dict(
+        id2label={0: "calm", 1: "joy", 2: "fear"},
+        mat_init="text",
+        mat_descriptions=DESCRIPTIONS,
+        mat_sentences=3,
+        mat_tokens=30,
+        num_frames=4,
+        image_size=32,
+    )
     values.update(overrides)
     return A3lignModel.from_clip_pretrained(folder, **values).eval()
 
@@ -43,9 +49,14 @@ def clip_text_features(folder, sentences) -> torch.Tensor:
 def test_the_mat_starts_as_clips_text_features_of_the_descriptions(clip_with_tokenizer):
     model = build(clip_with_tokenizer)
     assert model.config.mat_init == "text"
-    expected = torch.stack([clip_text_features(clip_with_tokenizer, [DESCRIPTIONS[name][s % len(DESCRIPTIONS[name])]
-                                                                      for s in range(3)])
-                            for name in ("calm", "joy", "fear")])
+    expected = torch.stack(
+        [
+            clip_text_features(
+                clip_with_tokenizer, [DESCRIPTIONS[name][s % len(DESCRIPTIONS[name])] for s in range(3)]
+            )
+            for name in ("calm", "joy", "fear")
+        ]
+    )
     with torch.no_grad():
         assert torch.allclose(model.get_sentence_embeddings(), expected, atol=1e-5)
     lengths = model.config.mat_sentence_lengths
@@ -66,7 +77,9 @@ def test_the_untrained_model_is_clips_zero_shot_classifier(clip_with_tokenizer, 
         video = F.normalize(F.normalize(frames, dim=-1).mean(1), dim=-1)
         classes = []
         for name in ("calm", "joy", "fear"):
-            text = clip_text_features(clip_with_tokenizer, [DESCRIPTIONS[name][s % len(DESCRIPTIONS[name])] for s in range(3)])
+            text = clip_text_features(
+                clip_with_tokenizer, [DESCRIPTIONS[name][s % len(DESCRIPTIONS[name])] for s in range(3)]
+            )
             classes.append(F.normalize(F.normalize(text, dim=-1).mean(0), dim=-1))
         expected = 100 * video @ torch.stack(classes).T
         assert torch.allclose(model(pixels).logits, expected, atol=1e-4)
@@ -94,5 +107,7 @@ def test_what_is_missing_is_named(clip_with_tokenizer, tiny_clip_dir):
         build(clip_with_tokenizer, mat_descriptions={k: v for k, v in DESCRIPTIONS.items() if k != "fear"})
     with pytest.raises(ValueError, match=r"mat_init='text' needs descriptions"):
         build(clip_with_tokenizer, mat_descriptions=None)
-    with pytest.raises(ValueError, match=r"description 'a happy face' of joy is 10 tokens: expected 1 to mat_tokens=8"):
+    with pytest.raises(
+        ValueError, match=r"description 'a happy face' of joy is 10 tokens: expected 1 to mat_tokens=8"
+    ):
         build(clip_with_tokenizer, mat_tokens=8, mat_descriptions={**DESCRIPTIONS, "calm": ["calm"]})

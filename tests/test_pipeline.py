@@ -56,7 +56,9 @@ FRESH_PROCESS = textwrap.dedent(
         same(result, direct(clip))
     same(classifier(clips[0], top_k=2, num_frames=4), direct(clips[0], num_frames=4))
     everything = classifier(clips[1])
-    assert len(everything) == min(5, len(labels)) and abs(sum(r["score"] for r in classifier(clips[1], top_k=99)) - 1) < 1e-4
+    assert len(everything) == min(5, len(labels)) and (
+        abs(sum(r["score"] for r in classifier(clips[1], top_k=99)) - 1) < 1e-4
+    )
 
     # In-memory clips: one result per clip, whatever the form (issue 11: a 5-D batch lost clips 1..B-1, a
     # list of frames was classified frame by frame).
@@ -71,8 +73,12 @@ FRESH_PROCESS = textwrap.dedent(
     same(classifier(batch5[2], top_k=2), direct(batch5[2]))  # one (T, H, W, C) array
     assert len(classifier([batch5[0], batch5[2]], top_k=2)) == 2  # a list of clips
     same(classifier(batch5[0, 0], top_k=2), direct(batch5[0, :1]))  # one image: a one-frame clip
-    for bad, message in (([], "no clip given"), ("https://example.org/a.mp4", "is a URL"),
-                         (np.full((4, 8, 8, 3), np.nan, np.float32), "NaN"), (np.ones((4, 8, 8, 3), bool), "dtype bool")):
+    for bad, message in (
+        ([], "no clip given"),
+        ("https://example.org/a.mp4", "is a URL"),
+        (np.full((4, 8, 8, 3), np.nan, np.float32), "NaN"),
+        (np.ones((4, 8, 8, 3), bool), "dtype bool"),
+    ):
         try:
             classifier(bad)
         except ValueError as error:
@@ -88,7 +94,9 @@ def test_pipeline_and_processor_from_a_saved_folder(tester, tmp_path):
     torch.manual_seed(0)
     model = A3lignModel(tester.get_config(num_frames=6, id2label={0: "calm", 1: "joy", 2: "fear"}, bap_stage=3))
     # Non-default settings, so that the round trip is tested on every one of them.
-    processor = A3lignVideoProcessor.from_model_config(model.config, size={"shortest_edge": 40}, image_mean=[0.5, 0.4, 0.3])
+    processor = A3lignVideoProcessor.from_model_config(
+        model.config, size={"shortest_edge": 40}, image_mean=[0.5, 0.4, 0.3]
+    )
     folder = tmp_path / "model"
     save_model_folder(model, processor, folder)
     assert (folder / "video_preprocessor_config.json").exists() and (folder / "processing_a3lign.py").exists()
@@ -103,7 +111,11 @@ def test_pipeline_and_processor_from_a_saved_folder(tester, tmp_path):
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS, str(folder), json.dumps(clips), json.dumps(saved)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "PIPELINE-OK" in result.stdout
@@ -133,10 +145,13 @@ def test_a_folder_saved_the_readme_way_carries_the_pipeline(tester, tmp_path):
     folder = tmp_path / "mine"
     model.save_pretrained(folder)
     A3lignVideoProcessor.from_model_config(model.config).save_pretrained(folder)
-    assert json.loads((folder / "config.json").read_text())["custom_pipelines"]["video-classification"]["impl"] == \
-        "pipeline_a3lign.A3lignVideoClassificationPipeline"
-    assert {"pipeline_a3lign.py", "processing_a3lign.py", "decoding_a3lign.py", "faces_a3lign.py"} <= \
-        {path.name for path in folder.glob("*.py")}
+    assert (
+        json.loads((folder / "config.json").read_text())["custom_pipelines"]["video-classification"]["impl"]
+        == "pipeline_a3lign.A3lignVideoClassificationPipeline"
+    )
+    assert {"pipeline_a3lign.py", "processing_a3lign.py", "decoding_a3lign.py", "faces_a3lign.py"} <= {
+        path.name for path in folder.glob("*.py")
+    }
     classify = pipeline("video-classification", model=str(folder), trust_remote_code=True)
     assert type(classify).__name__ == "A3lignVideoClassificationPipeline"
     batch = np.random.default_rng(0).integers(0, 256, (3, 5, 40, 40, 3), dtype=np.uint8)

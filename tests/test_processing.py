@@ -154,9 +154,14 @@ def test_batches_in_every_form(processor):
     for name, batch in batches.items():
         torch.testing.assert_close(processor(batch)["pixel_values_videos"], expected, atol=1e-6, rtol=0, msg=name)
     five_d = np.stack([SHORT, SHORT[::-1]])  # (B, T, H, W, C)
-    expected = torch.cat([processor(SHORT)["pixel_values_videos"], processor(SHORT[::-1].copy())["pixel_values_videos"]])
-    for name, batch in {"5-D array": five_d, "5-D tensor": torch.from_numpy(five_d),
-                        "5-D (B, T, C, H, W) tensor": torch.from_numpy(five_d).permute(0, 1, 4, 2, 3)}.items():
+    expected = torch.cat(
+        [processor(SHORT)["pixel_values_videos"], processor(SHORT[::-1].copy())["pixel_values_videos"]]
+    )
+    for name, batch in {
+        "5-D array": five_d,
+        "5-D tensor": torch.from_numpy(five_d),
+        "5-D (B, T, C, H, W) tensor": torch.from_numpy(five_d).permute(0, 1, 4, 2, 3),
+    }.items():
         torch.testing.assert_close(processor(batch)["pixel_values_videos"], expected, atol=1e-6, rtol=0, msg=name)
     one_image = processor(Image.fromarray(SHORT[0]))["pixel_values_videos"]
     assert one_image.shape == (1, 16, 3, 112, 112) and all(torch.equal(one_image[0, 0], f) for f in one_image[0])
@@ -220,7 +225,9 @@ def test_missing_path(processor, tmp_path):
         no_hang(processor, str(tmp_path / "nowhere.mp4"))
 
 
-@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "no_frames", "audio_only", "empty_folder", "bad_image"])
+@pytest.mark.parametrize(
+    "kind", ["text", "empty", "truncated", "no_frames", "audio_only", "empty_folder", "bad_image"]
+)
 def test_bad_files_raise_value_errors_naming_them(processor, tmp_path, kind):
     import av
 
@@ -261,8 +268,13 @@ def test_bad_files_raise_value_errors_naming_them(processor, tmp_path, kind):
         no_hang(processor, str(path))
     message = str(error.value)
     assert path.name in message
-    expected = {"empty_folder": "no images", "bad_image": "5.png", "no_frames": "no decodable frames",
-                "audio_only": "no video stream", "empty": "empty file"}.get(kind, "")
+    expected = {
+        "empty_folder": "no images",
+        "bad_image": "5.png",
+        "no_frames": "no decodable frames",
+        "audio_only": "no video stream",
+        "empty": "empty file",
+    }.get(kind, "")
     assert expected in message
 
 
@@ -303,7 +315,9 @@ def test_a_long_video_keeps_only_the_sampled_frames(tmp_path, processor):
     assert info.num_frames == 10_000 and indices == centres(10_000)
     assert [decode_index(f) for f in frames] == [i % 4096 for i in indices]
     frame_bytes = 32 * 32 * 3
-    assert peak < 200 * frame_bytes, f"peak {peak / 1e6:.1f} MB: frames were retained"  # 16 kept; 10,000 would be 30 MB
+    assert peak < 200 * frame_bytes, (
+        f"peak {peak / 1e6:.1f} MB: frames were retained"
+    )  # 16 kept; 10,000 would be 30 MB
 
 
 def test_channels_first_frames_and_gray_clips_are_read_as_meant():
@@ -320,5 +334,6 @@ def test_channels_first_frames_and_gray_clips_are_read_as_meant():
         assert processor(inputs)["pixel_values_videos"].shape == (clips, 4, 3, 16, 16)
         assert is_single_clip(inputs) == (clips == 1)
     # The channels-first image is the same image as its channels-last copy.
-    torch.testing.assert_close(processor(image)["pixel_values_videos"],
-                               processor(image.permute(1, 2, 0).numpy())["pixel_values_videos"])
+    torch.testing.assert_close(
+        processor(image)["pixel_values_videos"], processor(image.permute(1, 2, 0).numpy())["pixel_values_videos"]
+    )

@@ -32,17 +32,31 @@ def decode_index(frame: np.ndarray) -> int:
 
 
 def coded_frames(num_frames: int, height: int = 61, width: int = 97) -> np.ndarray:
-    return np.stack([np.broadcast_to(np.array(index_code(t), np.uint8), (height, width, 3)) for t in range(num_frames)])
+    return np.stack(
+        [np.broadcast_to(np.array(index_code(t), np.uint8), (height, width, 3)) for t in range(num_frames)]
+    )
 
 
 def noise_frames(num_frames: int, height: int = 61, width: int = 97, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (num_frames, height, width, 3), dtype=np.uint8)
 
 
-def write_video(path, frames: np.ndarray, codec: str, pix_fmt: str, rate: int = 25, vfr: bool = False,
-                times_ms=None, rotation: int | None = None, hflip: bool = False, sample_aspect=None,
-                thumbnail: bool = False, default: str = "main", cover: bool = False,
-                options: dict | None = None) -> Path:
+def write_video(
+    path,
+    frames: np.ndarray,
+    codec: str,
+    pix_fmt: str,
+    rate: int = 25,
+    vfr: bool = False,
+    times_ms=None,
+    rotation: int | None = None,
+    hflip: bool = False,
+    sample_aspect=None,
+    thumbnail: bool = False,
+    default: str = "main",
+    cover: bool = False,
+    options: dict | None = None,
+) -> Path:
     """Write `(T, H, W, 3)` uint8 (or `(T, H, W)` gray) frames as phones, cameras and editors write them:
 
     - `vfr`: irregular timestamps (gaps of 20, 80, 140 ms in turn); `times_ms`: each frame's timestamp in ms;

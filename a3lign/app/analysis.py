@@ -48,8 +48,9 @@ class Analyzer:
     def __init__(self, model_folder, face_crop: bool | str | None = None, window: float = 2.0, stride: float = 0.5):
         overrides = {} if face_crop is None else {"face_crop": face_crop}
         self.processor = AutoVideoProcessor.from_pretrained(model_folder, trust_remote_code=True, **overrides)
-        self.classify = pipeline("video-classification", model=str(model_folder), video_processor=self.processor,
-                                 trust_remote_code=True)
+        self.classify = pipeline(
+            "video-classification", model=str(model_folder), video_processor=self.processor, trust_remote_code=True
+        )
         self.model = self.classify.model.eval()
         self.processor.check_matches(self.model.config)
         # A bad window or stride: now, not per video.
@@ -62,12 +63,15 @@ class Analyzer:
         corners `(4, 2)` in the frame's pixels (only where the faces module says the frame truly shows the face; None:
         no face in that frame, or face crops off), and whether any sampled frame shows a face. Where the square leaves
         the frame, the picture grows to hold it, grey outside the frame (the processor fills that part black)."""
-        frames, indices, _ = read_clip_frames(video, self.model.config.num_frames,
-                                              folder_fps=self.processor.frame_folder_fps)
+        frames, indices, _ = read_clip_frames(
+            video, self.model.config.num_frames, folder_fps=self.processor.frame_folder_fps
+        )
         middle = len(indices) // 2
         if not self.processor.face_crop:
             return frames[middle], None, False
-        placement = track_faces(frames, indices, self.processor.face_detector).place(indices, self.processor.face_margin)
+        placement = track_faces(frames, indices, self.processor.face_detector).place(
+            indices, self.processor.face_margin
+        )
         if not placement.present[middle]:
             return frames[middle], None, placement.found
         corners = placement.corners(middle)
@@ -90,8 +94,16 @@ class Analyzer:
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         plot = plot_timeline(timeline, output_dir / f"{Path(video).name.rsplit('.', 1)[0]}_timeline.png")
-        return Analysis(top=top, face=face, face_box=box, face_in_clip=in_clip, face_crop=self.processor.face_crop, timeline=timeline,
-                        plot=plot, summary=format_summary(timeline))
+        return Analysis(
+            top=top,
+            face=face,
+            face_box=box,
+            face_in_clip=in_clip,
+            face_crop=self.processor.face_crop,
+            timeline=timeline,
+            plot=plot,
+            summary=format_summary(timeline),
+        )
 
 
 __all__ = ["Analysis", "Analyzer"]

@@ -52,7 +52,9 @@ def for_display(frame: np.ndarray) -> np.ndarray:
 def face_caption(result) -> str:
     if not result.face_crop:
         return FACE_CAPTIONS[None]
-    return FACE_CAPTIONS[True] if result.face_box is not None else FACE_CAPTIONS["gone" if result.face_in_clip else False]
+    return (
+        FACE_CAPTIONS[True] if result.face_box is not None else FACE_CAPTIONS["gone" if result.face_in_clip else False]
+    )
 
 
 def build_app(analyzer: Analyzer, work_dir=None) -> gr.Blocks:
@@ -80,12 +82,14 @@ def build_app(analyzer: Analyzer, work_dir=None) -> gr.Blocks:
         gr.Markdown(INTRO.format(window=analyzer.window, stride=analyzer.stride))
         with gr.Row():
             with gr.Column():
-                video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, height=360,
-                                 elem_id="video")  # include_audio: Gradio would strip it with ffmpeg
+                video = gr.Video(
+                    label="Video", sources=["upload", "webcam"], include_audio=True, height=360, elem_id="video"
+                )  # include_audio: Gradio would strip it with ffmpeg
                 button = gr.Button("Analyse", variant="primary", elem_id="analyse")
             with gr.Column():
-                face = gr.Image(label="Face (middle sampled frame)", type="numpy", interactive=False, height=280,
-                                elem_id="face")
+                face = gr.Image(
+                    label="Face (middle sampled frame)", type="numpy", interactive=False, height=280, elem_id="face"
+                )
                 top = gr.Label(label="Top emotions", num_top_classes=3, elem_id="top")
         plot = gr.Image(label="Emotion timeline", type="pil", format="png", interactive=False, elem_id="timeline")
         summary = gr.Textbox(label="Summary", lines=5, interactive=False, elem_id="summary")

@@ -18,14 +18,22 @@ FACE_CROP = {"true": True, "false": False, "strict": "strict", "folder": None}
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(prog="a3lign app", description=__doc__.split("\n\n")[0],
-                                    formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parse = argparse.ArgumentParser(
+        prog="a3lign app",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parse.add_argument("--model", required=True, help="A saved model folder (model + video processor), or a Hub id.")
     parse.add_argument("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0: every interface).")
     parse.add_argument("--port", type=int, default=7860, help="Port to listen on.")
-    parse.add_argument("--face_crop", choices=list(FACE_CROP), default="true",
-                       help="Crop around the main face (default true: uploads and webcam recordings are raw footage; "
-                            "folder: the processor's saved setting).")
+    parse.add_argument(
+        "--face_crop",
+        choices=list(FACE_CROP),
+        default="true",
+        help="Crop around the main face (default true: uploads and webcam recordings are raw footage; "
+        "folder: the processor's saved setting).",
+    )
     parse.add_argument("--window", type=float, default=2.0, help="Timeline: window length in seconds.")
     parse.add_argument("--stride", type=float, default=0.5, help="Timeline: seconds between window starts.")
     parse.add_argument("--work_dir", help="Keep the timeline pictures in this folder (default: none kept).")
@@ -35,7 +43,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     if not Path(args.model).is_dir() and not HUB_ID.match(args.model):
-        raise SystemExit(f"error: model folder '{args.model}' does not exist (expected a saved model folder or a Hub id)")
+        raise SystemExit(
+            f"error: model folder '{args.model}' does not exist (expected a saved model folder or a Hub id)"
+        )
     try:
         from ..app.interface import THEME, build_app
     except ImportError as error:
@@ -49,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         build_app(analyzer, args.work_dir).launch(server_name=args.host, server_port=args.port, theme=THEME)
     except OSError as error:
-        raise SystemExit(f"error: cannot listen on {args.host}:{args.port} ({error.strerror or 'in use'}): "
-                         "pass another --port") from error
+        raise SystemExit(
+            f"error: cannot listen on {args.host}:{args.port} ({error.strerror or 'in use'}): pass another --port"
+        ) from error
     return 0

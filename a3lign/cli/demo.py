@@ -10,8 +10,9 @@ from ..train.demo import SYNTHETIC_CONFIG, DemoResult, run_demo
 
 
 def main(argv: list[str] | None = None) -> DemoResult:
-    parser = argparse.ArgumentParser(prog="a3lign demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="a3lign demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clip_model", help="CLIP checkpoint (hub id or folder); default: a small random CLIP")
     parser.add_argument("--output", default="demo_output")
     parser.add_argument("--config", default=str(SYNTHETIC_CONFIG), help="the a3lign train YAML")
@@ -19,5 +20,6 @@ def main(argv: list[str] | None = None) -> DemoResult:
     parser.add_argument("--test_clips_per_class", type=int, default=20)
     parser.add_argument("train_flags", nargs="*", help="extra a3lign train flags, after --")
     args = parser.parse_args(argv)
-    return run_demo(args.output, args.clip_model, args.config, args.clips_per_class, args.test_clips_per_class,
-                    args.train_flags)
+    return run_demo(
+        args.output, args.clip_model, args.config, args.clips_per_class, args.test_clips_per_class, args.train_flags
+    )

@@ -1,6 +1,7 @@
 """`a3lign predict`: a video through a saved model folder, as one clip (the pipeline) or as a timeline.
 
-    a3lign predict clip.mp4 --model runs/dfew-1                      # top classes of the clip, as the pipeline gives them
+    a3lign predict clip.mp4 --model runs/dfew-1                      # top classes of the clip, as the pipeline
+                                                                     # gives them
     a3lign predict interview.mp4 --model runs/dfew-1 --face_crop true --timeline --window 2 --stride 0.5
                                                                      # timeline.csv / .json / .png in --output
 
@@ -20,21 +21,41 @@ FACE_CROP = {"true": True, "false": False, "strict": "strict"}
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(prog="a3lign predict", description=__doc__.split("\n\n")[0],
-                                    formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parse = argparse.ArgumentParser(
+        prog="a3lign predict",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parse.add_argument("video", help="A video file or a folder of frame images.")
     parse.add_argument("--model", required=True, help="A saved model folder (model + video processor).")
-    parse.add_argument("--face_crop", choices=sorted(FACE_CROP), help="Crop around the main face (default: the folder's setting).")
-    parse.add_argument("--face_margin", type=float, help="Margin around the face, a fraction of its side (default: the folder's).")
-    parse.add_argument("--face_detector", choices=["mtcnn", "haar"], help="Face detector (default: the folder's; mtcnn unless set).")
-    parse.add_argument("--frame_folder_fps", type=float,
-                       help="Frames per second of a frame folder, which states none (default: the folder's, 25 unless set).")
+    parse.add_argument(
+        "--face_crop", choices=sorted(FACE_CROP), help="Crop around the main face (default: the folder's setting)."
+    )
+    parse.add_argument(
+        "--face_margin", type=float, help="Margin around the face, a fraction of its side (default: the folder's)."
+    )
+    parse.add_argument(
+        "--face_detector", choices=["mtcnn", "haar"], help="Face detector (default: the folder's; mtcnn unless set)."
+    )
+    parse.add_argument(
+        "--frame_folder_fps",
+        type=float,
+        help="Frames per second of a frame folder, which states none (default: the folder's, 25 unless set).",
+    )
     parse.add_argument("--top_k", type=int, default=3, help="Classes printed for one clip.")
     parse.add_argument("--timeline", action="store_true", help="Slide windows over the whole video instead.")
     parse.add_argument("--window", type=float, default=2.0, help="Timeline: window length in seconds.")
-    parse.add_argument("--stride", type=float, default=0.5, help="Timeline: seconds between window starts (a multiple of window / num_frames).")
+    parse.add_argument(
+        "--stride",
+        type=float,
+        default=0.5,
+        help="Timeline: seconds between window starts (a multiple of window / num_frames).",
+    )
     parse.add_argument("--batch_size", type=int, default=32, help="Timeline: frames through the vision tower at once.")
-    parse.add_argument("--output", help="Timeline: folder for timeline.csv, .json, .png (default: <video name>_timeline).")
+    parse.add_argument(
+        "--output", help="Timeline: folder for timeline.csv, .json, .png (default: <video name>_timeline)."
+    )
     parse.add_argument("--quiet", action="store_true", help="No progress bar.")
     return parse
 
@@ -59,7 +80,9 @@ def main(argv: list[str] | None = None):
     except (ImportError, ValueError) as error:
         raise SystemExit(f"error: {error}") from error
     if not args.timeline:
-        classify = pipeline("video-classification", model=args.model, video_processor=processor, trust_remote_code=True)
+        classify = pipeline(
+            "video-classification", model=args.model, video_processor=processor, trust_remote_code=True
+        )
         try:
             results = classify(args.video, top_k=args.top_k)
         except ValueError as error:
@@ -70,8 +93,9 @@ def main(argv: list[str] | None = None):
     model = AutoModelForVideoClassification.from_pretrained(args.model, trust_remote_code=True).eval()
     processor.check_matches(model.config)
     try:
-        timeline = predict_timeline(model, processor, args.video, args.window, args.stride, args.batch_size,
-                                    progress=not args.quiet)
+        timeline = predict_timeline(
+            model, processor, args.video, args.window, args.stride, args.batch_size, progress=not args.quiet
+        )
     except ValueError as error:
         raise SystemExit(f"error: {error}") from error
     output = Path(args.output or f"{Path(args.video).name.rsplit('.', 1)[0]}_timeline")
@@ -79,4 +103,3 @@ def main(argv: list[str] | None = None):
     print(format_summary(timeline))
     print("wrote " + ", ".join(str(path) for path in paths.values()))
     return timeline
-

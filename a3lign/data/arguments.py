@@ -19,10 +19,14 @@ class DatasetArguments:
     )
     classes: str | None = field(
         default=None,
-        metadata={"help": "The class names in class order, comma-separated (annotation, csv, folder; default: the train "
-                          "split's labels, numbers sorted as numbers). A label outside them is a counted skip."},
+        metadata={
+            "help": "The class names in class order, comma-separated (annotation, csv, folder; default: the train "
+            "split's labels, numbers sorted as numbers). A label outside them is a counted skip."
+        },
     )
-    strict: bool = field(default=False, metadata={"help": "Fail on any invalid clip or an empty split instead of skipping."})
+    strict: bool = field(
+        default=False, metadata={"help": "Fail on any invalid clip or an empty split instead of skipping."}
+    )
 
     def __post_init__(self):
         if self.dataset not in DATASET_NAMES:
@@ -44,12 +48,22 @@ class DatasetArguments:
     def load(self, split: str, fold: str | None = None, strict: bool | None = None) -> SplitReport:
         """One split of one fold (default: `self.fold`), validated against the disk."""
         return load_split(
-            self.dataset, self.data_root, split, fold=fold if fold is not None else self.fold,
-            strict=self.strict if strict is None else strict, classes=self.classes, dfew_frames=self.dfew_frames,
+            self.dataset,
+            self.data_root,
+            split,
+            fold=fold if fold is not None else self.fold,
+            strict=self.strict if strict is None else strict,
+            classes=self.classes,
+            dfew_frames=self.dfew_frames,
         )
 
-    def load_splits(self, fold: str | None = None, strict: bool | None = None, decode_frames: int | None = None,
-                    num_workers: int | None = None) -> dict[str, SplitReport]:
+    def load_splits(
+        self,
+        fold: str | None = None,
+        strict: bool | None = None,
+        decode_frames: int | None = None,
+        num_workers: int | None = None,
+    ) -> dict[str, SplitReport]:
         """Both splits of one fold, validated, and compared: a test clip also in train is an `overlap` problem.
 
         Args:

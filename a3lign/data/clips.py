@@ -18,15 +18,24 @@ from pathlib import Path
 
 import torch
 
+from ..decoding_a3lign import IMAGE_EXTENSIONS, count_video_frames, list_frame_files, read_clip_frames
 from .labels import ClassSet, LabelError, check_case
 from .views import ClipView, clip_pixels, clip_views
-from ..decoding_a3lign import IMAGE_EXTENSIONS, count_video_frames, list_frame_files, read_clip_frames
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_KINDS = (
-    "missing", "empty", "unknown_label", "blank_label", "frame_count_mismatch", "unreadable", "undecodable",
-    "duplicate", "conflict", "outside_root", "overlap",
+    "missing",
+    "empty",
+    "unknown_label",
+    "blank_label",
+    "frame_count_mismatch",
+    "unreadable",
+    "undecodable",
+    "duplicate",
+    "conflict",
+    "outside_root",
+    "overlap",
 )
 # Reported, but the clip stays in the split: the disk's frame count wins over a listed one; a path outside the
 # root and a clip in both splits are facts about the lists that only the user can resolve.
@@ -91,8 +100,10 @@ class SplitReport:
     def raise_if_problems(self) -> None:
         """`ValueError` (what `--strict` makes of a report) on any problem, and when no clip is valid."""
         if not self.clips:
-            raise ValueError(f"--strict: {self.dataset} / {self.split} has no valid clips "
-                             f"({len(self.problems)} problems)\n{self.format()}")
+            raise ValueError(
+                f"--strict: {self.dataset} / {self.split} has no valid clips "
+                f"({len(self.problems)} problems)\n{self.format()}"
+            )
         if self.problems:
             raise ValueError(f"--strict: {len(self.problems)} problems in the split\n{self.format()}")
 
@@ -100,7 +111,11 @@ class SplitReport:
         skipped = self.listed - len(self.clips)
         if self.problems:
             logger.warning(
-                "%s/%s: %d of %d listed clips skipped (%s)", self.dataset, self.split, skipped, self.listed,
+                "%s/%s: %d of %d listed clips skipped (%s)",
+                self.dataset,
+                self.split,
+                skipped,
+                self.listed,
                 ", ".join(f"{kind} {self.count(kind)}" for kind in PROBLEM_KINDS if self.count(kind)),
             )
         if not self.clips:
@@ -147,14 +162,20 @@ def _mark_repeats(listed: list[ListedClip], outcomes: list) -> None:
         if len({outcomes[row] for row in rows}) == 1:
             for row in rows[1:]:
                 item = listed[row]
-                outcomes[row] = ("duplicate", item.clip_id, f"'{item.path}' is listed again at {item.source} (first at {first.source})")
+                outcomes[row] = (
+                    "duplicate",
+                    item.clip_id,
+                    f"'{item.path}' is listed again at {item.source} (first at {first.source})",
+                )
             continue
         labels = " and as ".join(f"{listed[row].label!r} at {listed[row].source}" for row in rows)
         for row in rows:
             outcomes[row] = ("conflict", listed[row].clip_id, f"'{listed[row].path}' is listed as {labels}")
 
 
-def validate_split(dataset: str, split: str, listed: list[ListedClip], classes: ClassSet, root: Path | None = None) -> SplitReport:
+def validate_split(
+    dataset: str, split: str, listed: list[ListedClip], classes: ClassSet, root: Path | None = None
+) -> SplitReport:
     """Check every listed clip against the class set and the disk; keep the valid ones, report the rest.
 
     Raises `ValueError` when two labels of the split differ only in case. Paths outside `root` are reported.
@@ -186,10 +207,16 @@ def validate_split(dataset: str, split: str, listed: list[ListedClip], classes: 
         if item.listed_frames is not None and item.listed_frames != frames:
             # The disk wins; the listed count is only checked (the field's lists are often wrong).
             report.problems.append(
-                ("frame_count_mismatch", item.clip_id, f"listed {item.listed_frames}, {frames} on disk ({item.source})")
+                (
+                    "frame_count_mismatch",
+                    item.clip_id,
+                    f"listed {item.listed_frames}, {frames} on disk ({item.source})",
+                )
             )
         if root is not None and not Path(place(item.path)).is_relative_to(place(root)):
-            report.problems.append(("outside_root", item.clip_id, f"'{item.path}' ({item.source}) lies outside the data root '{root}'"))
+            report.problems.append(
+                ("outside_root", item.clip_id, f"'{item.path}' ({item.source}) lies outside the data root '{root}'")
+            )
         report.clips.append(Clip(item.clip_id, item.path, label, frames, item.source))
     report.log_skips()
     return report
@@ -222,7 +249,11 @@ def report_overlap(train: SplitReport, test: SplitReport) -> int:
     train_at = {place(clip.path): clip for clip in train.clips}
     shared = [(clip, train_at[place(clip.path)]) for clip in test.clips if place(clip.path) in train_at]
     test.problems += [
-        ("overlap", clip.clip_id, f"'{clip.path}' is in the train split ({other.source}) and the test split ({clip.source})")
+        (
+            "overlap",
+            clip.clip_id,
+            f"'{clip.path}' is in the train split ({other.source}) and the test split ({clip.source})",
+        )
         for clip, other in shared
     ]
     return len(shared)
@@ -238,8 +269,13 @@ class DecodeFailures:
         self.path = Path(path)
 
     def record(self, clip: Clip, error: Exception, split: str = "", substitute: str | None = None) -> None:
-        entry = {"clip_id": clip.clip_id, "path": os.fspath(clip.path), "error": str(error)[:1000], "split": split,
-                 "substitute": substitute}
+        entry = {
+            "clip_id": clip.clip_id,
+            "path": os.fspath(clip.path),
+            "error": str(error)[:1000],
+            "split": split,
+            "substitute": substitute,
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -264,8 +300,9 @@ class DecodeFailures:
         return len(self.read())
 
 
-def pixels_or_substitute(clips: list[Clip], index: int, read, failures: DecodeFailures | None = None,
-                         strict: bool = False, split: str = ""):
+def pixels_or_substitute(
+    clips: list[Clip], index: int, read, failures: DecodeFailures | None = None, strict: bool = False, split: str = ""
+):
     """`read(clips[index].path)`; if that fails to decode (`ValueError` / `FileNotFoundError`), what `read` gives for
     the next clip of the same class in list order (wrapping around) that decodes. Every failure is recorded in
     `failures`. Deterministic: a clip always has the same stand-in.
@@ -298,8 +335,10 @@ def pixels_or_substitute(clips: list[Clip], index: int, read, failures: DecodeFa
         for mate, error in mate_failures:
             failures.record(mate, error, split)
     if substitute is None:
-        raise error_type(f"{where} cannot be decoded ({failure}) and no other clip of class {clip.label} in the "
-                         f"{split + ' ' if split else ''}split decodes") from failure
+        raise error_type(
+            f"{where} cannot be decoded ({failure}) and no other clip of class {clip.label} in the "
+            f"{split + ' ' if split else ''}split decodes"
+        ) from failure
     return value
 
 
@@ -316,8 +355,15 @@ class ClipDataset(torch.utils.data.Dataset):
         split: the split's name, for the record and messages.
     """
 
-    def __init__(self, clips: list[Clip], processor, views: ClipView | list[ClipView] = ClipView(),
-                 failures: DecodeFailures | None = None, strict: bool = False, split: str = ""):
+    def __init__(
+        self,
+        clips: list[Clip],
+        processor,
+        views: ClipView | list[ClipView] = ClipView(),
+        failures: DecodeFailures | None = None,
+        strict: bool = False,
+        split: str = "",
+    ):
         self.clips = clips
         self.processor = processor
         self.views = views

@@ -229,11 +229,27 @@ EXPRESSIONS = {
 
 # The field's spellings of each expression's name (lower case).
 ALIASES = {
-    "happy": "happiness", "happiness": "happiness", "joy": "happiness", "sad": "sadness", "sadness": "sadness",
-    "neutral": "neutral", "angry": "anger", "anger": "anger", "surprise": "surprise", "surprised": "surprise",
-    "disgust": "disgust", "disgusted": "disgust", "fear": "fear", "fearful": "fear", "contempt": "contempt",
-    "anxiety": "anxiety", "anxious": "anxiety", "helplessness": "helplessness", "helpless": "helplessness",
-    "disappointment": "disappointment", "disappointed": "disappointment",
+    "happy": "happiness",
+    "happiness": "happiness",
+    "joy": "happiness",
+    "sad": "sadness",
+    "sadness": "sadness",
+    "neutral": "neutral",
+    "angry": "anger",
+    "anger": "anger",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "contempt": "contempt",
+    "anxiety": "anxiety",
+    "anxious": "anxiety",
+    "helplessness": "helplessness",
+    "helpless": "helplessness",
+    "disappointment": "disappointment",
+    "disappointed": "disappointment",
 }
 
 
@@ -246,17 +262,22 @@ def descriptions_for(labels, path=None) -> dict[str, list[str]]:
             given = json.loads(Path(path).read_text())
         except (OSError, ValueError) as error:
             raise ValueError(f"mat_descriptions file '{path}' cannot be read as JSON: {error}") from error
-        if not isinstance(given, dict) or not all(isinstance(v, list) and v and all(isinstance(x, str) and x.strip()
-                                                                                    for x in v) for v in given.values()):
-            raise ValueError(f"mat_descriptions file '{path}' must map each class name to a non-empty list of sentences")
+        if not isinstance(given, dict) or not all(
+            isinstance(v, list) and v and all(isinstance(x, str) and x.strip() for x in v) for v in given.values()
+        ):
+            raise ValueError(
+                f"mat_descriptions file '{path}' must map each class name to a non-empty list of sentences"
+            )
         missing = [label for label in labels if label not in given]
         if missing:
             raise ValueError(f"mat_descriptions file '{path}' has no sentences for {missing}")
         return {label: given[label] for label in labels}
     unknown = [label for label in labels if label.lower() not in ALIASES]
     if unknown:
-        raise ValueError(f"no built-in descriptions of {unknown} (built in: {', '.join(EXPRESSIONS)}): pass "
-                         f"--mat_descriptions FILE.json (class name -> list of sentences)")
+        raise ValueError(
+            f"no built-in descriptions of {unknown} (built in: {', '.join(EXPRESSIONS)}): pass "
+            f"--mat_descriptions FILE.json (class name -> list of sentences)"
+        )
     return {label: EXPRESSIONS[ALIASES[label.lower()]] for label in labels}
 
 

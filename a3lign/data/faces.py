@@ -27,7 +27,7 @@ import os
 import shutil
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -74,8 +74,14 @@ def list_clips(input_path) -> tuple[Path, list[Path], list[Path]]:
     """`(root, clips, split files)` of an input folder or list file; clips are paths below root."""
     path = Path(input_path)
     if path.is_dir():
-        clips = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()
-                       and not p.name.startswith(".") and PARTIAL not in p.relative_to(path).parts)
+        clips = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in VIDEO_EXTENSIONS
+            and p.is_file()
+            and not p.name.startswith(".")
+            and PARTIAL not in p.relative_to(path).parts
+        )
         splits = sorted(p for p in path.glob("*.csv") if "path" in _csv_header(p))
         return path, clips, splits
     if not path.is_file():
@@ -95,8 +101,10 @@ def list_clips(input_path) -> tuple[Path, list[Path], list[Path]]:
     for number, entry in enumerate(entries, 2 if splits else 1):
         clip = (root / entry).resolve()
         if not clip.is_relative_to(root):
-            raise ValueError(f"'{entry}' at {path.name}:{number} leads out of the list's folder '{root}': list clips "
-                             f"by paths relative to it")
+            raise ValueError(
+                f"'{entry}' at {path.name}:{number} leads out of the list's folder '{root}': list clips "
+                f"by paths relative to it"
+            )
         clips.append(clip)
     return root, sorted(set(clips)), splits
 
@@ -130,7 +138,8 @@ def crop_clip(job: CropJob, output_root) -> CropOutcome:
     except (ValueError, OSError) as error:
         outcome.status, outcome.detail = "failed", str(error)
         return outcome
-    # The video's timestamps beside its frames: the folder is sampled by time exactly as the video (variable rates too).
+    # The video's timestamps beside its frames: the folder is sampled by time exactly as the video (variable rates
+    # too).
     write_folder_timing(partial, info.timing, outcome.frames)
     if outcome.frames < total:
         outcome.detail = f"{outcome.frames} of {total} frames decode"
@@ -158,19 +167,32 @@ def _map(function, items: list, workers: int):
         yield from map(function, items)
         return
     # spawn, not fork: a forked child of a process that has run OpenCV's thread pool can hang in it.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_setup) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_setup
+    ) as pool:
         yield from pool.map(function, items, chunksize=1)
 
 
-def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, no_face: str = "skip",
-               num_workers: int | None = None, progress: bool = False, detector: str = DEFAULT_DETECTOR) -> dict:
+def crop_faces(
+    input_path,
+    output,
+    num_frames: int = 16,
+    margin: float = 0.25,
+    no_face: str = "skip",
+    num_workers: int | None = None,
+    progress: bool = False,
+    detector: str = DEFAULT_DETECTOR,
+) -> dict:
     """Crop every clip of `input_path` into `output`, in `num_workers` processes (default: one per CPU; 1: in this
     process), with a progress bar if `progress` (see the module docstring); returns the report it writes to
-    `output/crop_faces_report.json`: counts by outcome, the clips without a face, the failures, rewritten split files."""
+    `output/crop_faces_report.json`: counts by outcome, the clips without a face, the failures, rewritten split
+    files."""
     check_detector(detector)
     require_opencv(detector)
     if no_face not in NO_FACE_POLICIES:
-        raise ValueError(f"no_face={no_face!r} is invalid: expected 'skip' (listed in the report) or 'keep' (whole frames)")
+        raise ValueError(
+            f"no_face={no_face!r} is invalid: expected 'skip' (listed in the report) or 'keep' (whole frames)"
+        )
     if num_frames < 1:
         raise ValueError(f"num_frames={num_frames} is invalid: expected the model's frame count, e.g. 16")
     root, clips, splits = list_clips(input_path)
@@ -178,11 +200,15 @@ def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, n
     if output.resolve() == root.resolve():
         raise ValueError(f"output '{output}' is the input folder: write the face folders elsewhere")
     output.mkdir(parents=True, exist_ok=True)
-    jobs = [CropJob(str(clip), clip.relative_to(root).with_suffix("").as_posix(), num_frames, margin, no_face, detector)
-            for clip in clips]
+    jobs = [
+        CropJob(str(clip), clip.relative_to(root).with_suffix("").as_posix(), num_frames, margin, no_face, detector)
+        for clip in clips
+    ]
     if len({job.relative for job in jobs}) < len(jobs):
         clashes = Counter(job.relative for job in jobs)
-        raise ValueError(f"clips share a name but for their suffix: {sorted(k for k, n in clashes.items() if n > 1)[:5]}")
+        raise ValueError(
+            f"clips share a name but for their suffix: {sorted(k for k, n in clashes.items() if n > 1)[:5]}"
+        )
     workers = max(1, min(num_workers or os.cpu_count() or 1, len(jobs) or 1))
     outcomes = []
     bar = tqdm(total=len(jobs), desc="crop-faces", unit="clip", disable=not progress)
@@ -193,15 +219,25 @@ def crop_faces(input_path, output, num_frames: int = 16, margin: float = 0.25, n
             logger.warning("%s: %s %s", outcome.source, outcome.status, outcome.detail)
     bar.close()
     shutil.rmtree(output / PARTIAL, ignore_errors=True)
-    folders = {Path(o.source).resolve(): o.relative for o in outcomes if o.status in ("written", "exists")
-               or o.status == "no_face" and no_face == "keep"}
+    folders = {
+        Path(o.source).resolve(): o.relative
+        for o in outcomes
+        if o.status in ("written", "exists") or o.status == "no_face" and no_face == "keep"
+    }
     report = {
-        "input": str(input_path), "output": str(output), "num_frames": num_frames, "face_margin": margin,
-        "face_detector": detector, "no_face_policy": no_face, "clips": len(outcomes),
+        "input": str(input_path),
+        "output": str(output),
+        "num_frames": num_frames,
+        "face_margin": margin,
+        "face_detector": detector,
+        "no_face_policy": no_face,
+        "clips": len(outcomes),
         "counts": dict(Counter(o.status for o in outcomes)),
         "no_face": [o.source for o in outcomes if o.status == "no_face"],
         "failed": {o.source: o.detail for o in outcomes if o.status == "failed"},
-        "frames_without_face": {o.source: [o.frames_without_face, o.frames] for o in outcomes if o.frames_without_face},
+        "frames_without_face": {
+            o.source: [o.frames_without_face, o.frames] for o in outcomes if o.frames_without_face
+        },
         "fewer_frames_than_packets": {o.source: o.detail for o in outcomes if "frames decode" in o.detail},
         "split_files": {split.name: rewrite_split(split, root, output / split.name, folders) for split in splits},
     }
@@ -237,22 +273,38 @@ def _write_atomically(path: Path, text: str) -> None:
 def format_report(report: dict) -> str:
     """The report as a few lines for the terminal."""
     counts = report["counts"]
-    lines = [f"{report['clips']} clips -> {report['output']}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))]
+    lines = [
+        f"{report['clips']} clips -> {report['output']}: "
+        + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    ]
     if report["no_face"]:
-        lines.append(f"no face ({'whole frames written' if report['no_face_policy'] == 'keep' else 'skipped'}): "
-                     + ", ".join(report["no_face"][:10]) + (" ..." if len(report["no_face"]) > 10 else ""))
+        lines.append(
+            f"no face ({'whole frames written' if report['no_face_policy'] == 'keep' else 'skipped'}): "
+            + ", ".join(report["no_face"][:10])
+            + (" ..." if len(report["no_face"]) > 10 else "")
+        )
     for source, detail in list(report["failed"].items())[:10]:
         lines.append(f"failed: {source}: {detail}")
     for source, detail in list(report.get("fewer_frames_than_packets", {}).items())[:10]:
         lines.append(f"fewer frames than packets: {source}: {detail}")
     partly = report.get("frames_without_face", {})
     if partly:
-        lines.append(f"{len(partly)} clips lose their face in some frames (cut where it was last seen): "
-                     + ", ".join(f"{Path(k).name} {gone}/{of}" for k, (gone, of) in list(partly.items())[:10]))
+        lines.append(
+            f"{len(partly)} clips lose their face in some frames (cut where it was last seen): "
+            + ", ".join(f"{Path(k).name} {gone}/{of}" for k, (gone, of) in list(partly.items())[:10])
+        )
     for name, rows in report["split_files"].items():
         lines.append(f"{name}: {rows['rows']} rows, {rows['dropped']} dropped (no face or failed)")
     return "\n".join(lines)
 
 
-__all__ = ["CropJob", "CropOutcome", "crop_clip", "crop_faces", "list_clips", "rewrite_split", "format_report",
-           "VIDEO_EXTENSIONS"]
+__all__ = [
+    "CropJob",
+    "CropOutcome",
+    "crop_clip",
+    "crop_faces",
+    "list_clips",
+    "rewrite_split",
+    "format_report",
+    "VIDEO_EXTENSIONS",
+]

@@ -67,7 +67,9 @@ class ClassSet:
         for name in self.names:
             other = folded.setdefault(name.casefold(), name)
             if other != name:
-                raise ValueError(f"{origin} lists {other!r} and {name!r}, which differ only in case: expected each class once")
+                raise ValueError(
+                    f"{origin} lists {other!r} and {name!r}, which differ only in case: expected each class once"
+                )
         self.numbered = all(is_integer(name) for name in self.names)
         # Numbers as ids only where no name is a number; otherwise "1" would be both a name and an id.
         self.first_number = None if any(is_integer(name) for name in self.names) else first_number
@@ -94,8 +96,10 @@ class ClassSet:
         check_case(labels)
         distinct = {label for label, _ in labels}
         if not distinct or all(is_integer(label) and int(label) < 0 for label in distinct):
-            raise ValueError(f"{origin} declare no class: {len(labelled)} listed clips, no label that is a name or a "
-                             "number >= 0; list labelled clips in the train split, or declare the classes with --classes")
+            raise ValueError(
+                f"{origin} declare no class: {len(labelled)} listed clips, no label that is a name or a "
+                "number >= 0; list labelled clips in the train split, or declare the classes with --classes"
+            )
         if distinct and all(is_integer(label) for label in distinct):
             values = {int(label) for label in distinct}
             start = min((value for value in values if value >= 0), default=None)

@@ -16,8 +16,17 @@ from .labels import ClassSet
 
 # MAFW's native order (its label 1..11); FERV39k uses DFEW's seven names and order.
 MAFW_LABELS = (
-    "anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise",
-    "contempt", "anxiety", "helplessness", "disappointment",
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "neutral",
+    "sadness",
+    "surprise",
+    "contempt",
+    "anxiety",
+    "helplessness",
+    "disappointment",
 )
 DATASET_NAMES = ("dfew", "ferv39k", "mafw", "annotation", "csv", "folder", "synthetic")
 FIVE_FOLD = ("dfew", "mafw")
@@ -98,7 +107,12 @@ def read_ferv39k(root: Path, split: str, **_):
         if len(parts) < 3:
             continue  # a header line
         listed.append(
-            ListedClip(relative, find_clip(root / "2_ClipsforFaceCrop" / relative), parts[-2], source=f"{split_file.name}:{number}")
+            ListedClip(
+                relative,
+                find_clip(root / "2_ClipsforFaceCrop" / relative),
+                parts[-2],
+                source=f"{split_file.name}:{number}",
+            )
         )
     return listed, ClassSet(DFEW_LABELS, first_number=0, origin="FERV39k's classes (DFEW's names and order)")
 
@@ -113,12 +127,17 @@ def read_mafw(root: Path, split: str, fold=None, **_):
     base = _require(root / "Train_Test_Set" / "single", "<root>/Train_Test_Set/single/.../set_{1..5}/{train,test}.txt")
     matches = sorted(base.glob(f"**/set_{fold}/{split}.txt"))
     if not matches:
-        raise FileNotFoundError(f"no set_{fold}/{split}.txt under '{base}'; expected layout: <root>/Train_Test_Set/single/.../set_K/{split}.txt")
+        raise FileNotFoundError(
+            f"no set_{fold}/{split}.txt under '{base}'; expected layout: "
+            f"<root>/Train_Test_Set/single/.../set_K/{split}.txt"
+        )
     split_file = matches[0]
     listed = []
     for number, fields in split_rows(split_file):
         clip_id = Path(fields[0]).stem
-        path = find_clip(root / "data" / "clips" / clip_id, root / "data" / "frames" / clip_id, root / "data" / "faces" / clip_id)
+        path = find_clip(
+            root / "data" / "clips" / clip_id, root / "data" / "frames" / clip_id, root / "data" / "faces" / clip_id
+        )
         label = fields[1] if len(fields) > 1 else ""
         listed.append(ListedClip(clip_id, path, label, source=f"{split_file.name}:{number}"))
     return listed, ClassSet(MAFW_LABELS, first_number=1, origin="MAFW's official list")
@@ -129,11 +148,15 @@ def read_annotation(root: Path, split: str, annotation_file: str | None = None, 
 
     The frame count is taken from the disk; the listed one is only checked. Classes: the train split's ids.
     """
-    split_file = _require(Path(annotation_file) if annotation_file else root / f"{split}.txt", "<root>/{train,test}.txt")
+    split_file = _require(
+        Path(annotation_file) if annotation_file else root / f"{split}.txt", "<root>/{train,test}.txt"
+    )
     listed = []
     for number, fields in split_rows(split_file):
         if len(fields) != 3 or not fields[1].isdigit():
-            raise ValueError(f"{split_file}:{number}: expected '<frame_dir> <num_frames> <label>', got {' '.join(fields)!r}")
+            raise ValueError(
+                f"{split_file}:{number}: expected '<frame_dir> <num_frames> <label>', got {' '.join(fields)!r}"
+            )
         path = Path(fields[0]) if Path(fields[0]).is_absolute() else root / fields[0]
         listed.append(ListedClip(fields[0], find_clip(path), fields[2], int(fields[1]), f"{split_file.name}:{number}"))
     return listed, None
@@ -151,7 +174,9 @@ def read_csv(root: Path, split: str, **_):
     into the sorted names). Classes: the train split's labels."""
     split_file = _require(root / f"{split}.csv", "<root>/{train,test}.csv with columns path,label")
     listed = [
-        ListedClip(row["path"], find_clip(root / row["path"]), row["label"] or "", source=f"{split_file.name}:{number}")
+        ListedClip(
+            row["path"], find_clip(root / row["path"]), row["label"] or "", source=f"{split_file.name}:{number}"
+        )
         for number, row in _csv_rows(split_file)
     ]
     return listed, None
@@ -161,7 +186,9 @@ def read_folder(root: Path, split: str, **_):
     """A tree `<root>/<split>/<label>/<clip>` of videos or frame folders. Classes: the train label folders."""
     split_dir = _require(root / split, "<root>/{train,test}/<label>/<clip file or frame folder>")
     listed = [  # a folder holds no lines: its clips are sourced by their place in the tree
-        ListedClip(f"{label_dir.name}/{clip.name}", clip, label_dir.name, source=f"{split}/{label_dir.name}/{clip.name}")
+        ListedClip(
+            f"{label_dir.name}/{clip.name}", clip, label_dir.name, source=f"{split}/{label_dir.name}/{clip.name}"
+        )
         for label_dir in sorted(p for p in split_dir.iterdir() if p.is_dir())
         for clip in sorted(label_dir.iterdir())
     ]
@@ -175,8 +202,13 @@ def read_synthetic(root: Path, split: str, **options):
 
 
 READERS = {
-    "dfew": read_dfew, "ferv39k": read_ferv39k, "mafw": read_mafw, "annotation": read_annotation,
-    "csv": read_csv, "folder": read_folder, "synthetic": read_synthetic,
+    "dfew": read_dfew,
+    "ferv39k": read_ferv39k,
+    "mafw": read_mafw,
+    "annotation": read_annotation,
+    "csv": read_csv,
+    "folder": read_folder,
+    "synthetic": read_synthetic,
 }
 
 
@@ -186,15 +218,21 @@ def declare_classes(dataset: str, official: ClassSet | None, classes=None, train
     declared = ClassSet.declared(classes) if classes else None
     if official is not None:
         if declared is not None and declared.names != official.names:
-            raise ValueError(f"{dataset}'s classes are its official list: {', '.join(official.names)}; "
-                             f"got --classes {','.join(declared.names)} (--classes is for annotation, csv and folder)")
+            raise ValueError(
+                f"{dataset}'s classes are its official list: {', '.join(official.names)}; "
+                f"got --classes {','.join(declared.names)} (--classes is for annotation, csv and folder)"
+            )
         return official
     if declared is not None:
         return declared
-    return ClassSet.from_labels([(item.label, item.source) for item in train_listed()], origin="the train split's labels")
+    return ClassSet.from_labels(
+        [(item.label, item.source) for item in train_listed()], origin="the train split's labels"
+    )
 
 
-def load_split(dataset: str, data_root, split: str, fold=None, strict: bool = False, classes=None, **options) -> SplitReport:
+def load_split(
+    dataset: str, data_root, split: str, fold=None, strict: bool = False, classes=None, **options
+) -> SplitReport:
     """List and validate one split of a dataset. Returns the `SplitReport` (its `.clips` are the valid ones).
 
     Args:
@@ -212,8 +250,12 @@ def load_split(dataset: str, data_root, split: str, fold=None, strict: bool = Fa
     root = _require(Path(data_root), f"the {dataset} root folder")
     read = READERS[dataset]
     listed, official = read(root, split, fold=fold, **options)
-    class_set = declare_classes(dataset, official, classes,
-                                lambda: listed if split == "train" else read(root, "train", fold=fold, **options)[0])
+    class_set = declare_classes(
+        dataset,
+        official,
+        classes,
+        lambda: listed if split == "train" else read(root, "train", fold=fold, **options)[0],
+    )
     report = validate_split(dataset, split, listed, class_set, root)
     if strict:
         report.raise_if_problems()

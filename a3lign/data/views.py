@@ -68,12 +68,16 @@ def multi_views(text: str) -> list[ClipView]:
     return evaluation_views(temporal, spatial) if temporal * spatial > 1 else []
 
 
-def clip_pixels(processor, path, view: ClipView = ClipView(), generator: torch.Generator | None = None) -> torch.Tensor:
+def clip_pixels(
+    processor, path, view: ClipView = ClipView(), generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Pixels `(F, 3, crop, crop)` of one view of a clip (a video file or a frame folder). Random draws
     (segments, crop, flip) come from `generator`. `ClipView()` gives exactly the pipeline's input."""
     if view == ClipView():
         return processor(os.fspath(path))["pixel_values_videos"][0]
-    frames, _ = processor.load_clip(path, training=view.random_segments, generator=generator, offset=view.segment_offset)
+    frames, _ = processor.load_clip(
+        path, training=view.random_segments, generator=generator, offset=view.segment_offset
+    )
     if view.augment:
         return processor.augment(frames, generator, flip=view.flip)
     return processor.crop_view(frames, view.crop_position)
@@ -88,8 +92,12 @@ def clip_views(processor, path, views: list[ClipView], generators=None) -> torch
     generators = list(generators) if generators is not None else [None] * len(views)
     info = probe_clip(path, getattr(processor, "frame_folder_fps", DEFAULT_FOLDER_FPS))
     metadata = processor.clip_metadata(info.timing)
-    chosen = [processor.sample_frames(metadata, training=view.random_segments, generator=generator,
-                                      offset=view.segment_offset) for view, generator in zip(views, generators)]
+    chosen = [
+        processor.sample_frames(
+            metadata, training=view.random_segments, generator=generator, offset=view.segment_offset
+        )
+        for view, generator in zip(views, generators)
+    ]
     wanted = sorted({int(i) for indices in chosen for i in indices})
     frames, indices, _ = read_sampled_frames(path, lambda timing: wanted, processor.frame_folder_fps)
     decoded = dict(zip(indices, frames))
@@ -104,6 +112,9 @@ def clip_views(processor, path, views: list[ClipView], generators=None) -> torch
             pixels.append(plain(clip, do_sample_frames=False)["pixel_values_videos"][0])
             continue
         tensor = torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2).contiguous()
-        pixels.append(processor.augment(tensor, generator, flip=view.flip) if view.augment
-                      else processor.crop_view(tensor, view.crop_position))
+        pixels.append(
+            processor.augment(tensor, generator, flip=view.flip)
+            if view.augment
+            else processor.crop_view(tensor, view.crop_position)
+        )
     return torch.stack(pixels)

@@ -6,4 +6,12 @@ from .output import format_summary, write_timeline
 from .plot import plot_timeline
 from .timeline import FrameGrid, Timeline, frame_grid, predict_timeline
 
-__all__ = ["FrameGrid", "Timeline", "frame_grid", "predict_timeline", "write_timeline", "format_summary", "plot_timeline"]
+__all__ = [
+    "FrameGrid",
+    "Timeline",
+    "frame_grid",
+    "predict_timeline",
+    "write_timeline",
+    "format_summary",
+    "plot_timeline",
+]

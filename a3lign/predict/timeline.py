@@ -62,8 +62,10 @@ def frame_grid(timing: FrameTiming, num_frames: int, window: float, stride: floa
     multiple = Fraction(stride).limit_denominator(10**6) / step if stride > 0 else 0
     if round(multiple) < 1 or multiple != round(multiple):
         near = [float(k * step) for k in (max(1, math.floor(multiple)), max(1, math.floor(multiple)) + 1)]
-        raise ValueError(f"stride={stride} s is invalid: windows share frames only when the stride is a multiple of "
-                         f"window / num_frames = {float(step):g} s; use e.g. {near[0]:g} or {near[1]:g}")
+        raise ValueError(
+            f"stride={stride} s is invalid: windows share frames only when the stride is a multiple of "
+            f"window / num_frames = {float(step):g} s; use e.g. {near[0]:g} or {near[1]:g}"
+        )
     duration = timing.duration
     if duration < window:  # one window: the whole video, as the pipeline samples it
         frames = sample_segment_indices(timing.num_frames, num_frames, timing=timing)
@@ -72,8 +74,13 @@ def frame_grid(timing: FrameTiming, num_frames: int, window: float, stride: floa
     count = math.floor((duration - window) / stride + 1e-9) + 1
     points = (count - 1) * shift + num_frames
     frames = [timing.frame_at((k + Fraction(1, 2)) * step) for k in range(points)]
-    return FrameGrid(frames, [w * shift for w in range(count)], num_frames,
-                     [(w * stride, w * stride + window) for w in range(count)], float(step))
+    return FrameGrid(
+        frames,
+        [w * shift for w in range(count)],
+        num_frames,
+        [(w * stride, w * stride + window) for w in range(count)],
+        float(step),
+    )
 
 
 @dataclass
@@ -125,7 +132,11 @@ class Timeline:
         totals = dict.fromkeys(self.labels, 0.0)
         for start, end, label in self.segments():
             totals[label] += end - start
-        return dict(sorted(((k, v / self.duration if self.duration else 0.0) for k, v in totals.items()), key=lambda kv: -kv[1]))
+        return dict(
+            sorted(
+                ((k, v / self.duration if self.duration else 0.0) for k, v in totals.items()), key=lambda kv: -kv[1]
+            )
+        )
 
 
 def grid_faces(video, grid: FrameGrid, processor, progress) -> FacePlacement:
@@ -207,8 +218,9 @@ class WindowStream:
 
 
 @torch.no_grad()
-def predict_timeline(model, processor, video, window: float = 2.0, stride: float = 0.5, batch_size: int = 32,
-                     progress: bool = True) -> Timeline:
+def predict_timeline(
+    model, processor, video, window: float = 2.0, stride: float = 0.5, batch_size: int = 32, progress: bool = True
+) -> Timeline:
     """The timeline of `video` (a file or frame folder) with `model` (in eval mode) and its `processor` (see the module
     docstring). `batch_size` frames go through the vision tower together."""
     from tqdm.auto import tqdm
@@ -224,8 +236,10 @@ def predict_timeline(model, processor, video, window: float = 2.0, stride: float
     missing = runs_without_face(placement.present) if placement is not None else []
     if missing and face_crop == "strict":
         first, last = missing[0]
-        raise ValueError(f"no face found in '{video}' between {first * step:g} s and {(last + 1) * step:g} s "
-                         f"(frames {grid.frames[first]} to {grid.frames[last]}; face_crop='strict')")
+        raise ValueError(
+            f"no face found in '{video}' between {first * step:g} s and {(last + 1) * step:g} s "
+            f"(frames {grid.frames[first]} to {grid.frames[last]}; face_crop='strict')"
+        )
 
     stream = WindowStream(model, processor, grid, batch_size)
     decoding = bar(total=len(stream.points_of), desc="frames", unit="frame")
@@ -238,13 +252,22 @@ def predict_timeline(model, processor, video, window: float = 2.0, stride: float
     stream.flush()
     decoding.close()
     if not stream.done:
-        raise ValueError(f"'{video}' decodes only up to frame {last} of the {info.num_frames} it holds: the last "
-                         f"{len(grid.starts) - stream.next_window} windows have no frames")
+        raise ValueError(
+            f"'{video}' decodes only up to frame {last} of the {info.num_frames} it holds: the last "
+            f"{len(grid.starts) - stream.next_window} windows have no frames"
+        )
 
     timeline = Timeline(
-        video=str(video), labels=[model.config.id2label[i] for i in range(model.config.num_labels)],
-        duration=info.duration, rate=info.rate, rate_source=info.rate_source, window=window, stride=stride,
-        times=grid.times, probabilities=np.concatenate(stream.probabilities), frames_embedded=len(stream.points_of),
+        video=str(video),
+        labels=[model.config.id2label[i] for i in range(model.config.num_labels)],
+        duration=info.duration,
+        rate=info.rate,
+        rate_source=info.rate_source,
+        window=window,
+        stride=stride,
+        times=grid.times,
+        probabilities=np.concatenate(stream.probabilities),
+        frames_embedded=len(stream.points_of),
     )
     if placement is not None:
         add_faces(timeline, grid, placement, info.timing, step)
@@ -265,8 +288,11 @@ def add_faces(timeline: Timeline, grid: FrameGrid, placement: FacePlacement, tim
     timeline.stretches_without_face = [(first * step, (last + 1) * step) for first, last in runs_without_face(present)]
     # A cut lies somewhere between the last grid frame of one shot and the first of the next: half-way is told.
     starts = timing.starts()
-    timeline.cuts = [float(starts[grid.frames[k - 1]] + starts[grid.frames[k]]) / 2 for k in range(1, len(grid.frames))
-                     if placement.shots[k] != placement.shots[k - 1]]
+    timeline.cuts = [
+        float(starts[grid.frames[k - 1]] + starts[grid.frames[k]]) / 2
+        for k in range(1, len(grid.frames))
+        if placement.shots[k] != placement.shots[k - 1]
+    ]
 
 
 __all__ = ["FrameGrid", "Timeline", "frame_grid", "predict_timeline", "WindowStream"]

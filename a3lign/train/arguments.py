@@ -12,6 +12,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 from transformers.training_args import OptimizerNames
 
+from ..configuration_a3lign import A3lignConfig
 from ..data import DatasetArguments, parse_test_views
 from .balance import CLASS_BALANCE
 
@@ -24,18 +25,28 @@ class ModelArguments:
     """The model: which CLIP, and A3lign's sizes (anything else via `config_overrides`)."""
 
     clip_model: str = field(metadata={"help": "CLIP checkpoint: hub id (openai/clip-vit-large-patch14) or folder."})
-    num_frames: int = field(default=16, metadata={"help": "Frames per clip."})
-    image_size: int = field(default=112, metadata={"help": "Crop fed to CLIP (paper: 112)."})
-    mat_sentences: int = field(default=16, metadata={"help": "MAT sentences per class S (paper: 16)."})
-    mat_tokens: int = field(default=64, metadata={"help": "MAT tokens per sentence T (paper: 64)."})
-    mat_init: str | None = field(
-        default=None, metadata={"help": "How the MAT starts: random, or text (from descriptions of each expression, "
-                                        "built in for DFEW / FERV39k / MAFW classes; needs the CLIP checkpoint's "
-                                        "tokenizer). Default: A3lignConfig's (random)."}
+    # Defaults are A3lignConfig's own (one owner: change the config and every command follows).
+    num_frames: int = field(default=A3lignConfig.num_frames, metadata={"help": "Frames per clip."})
+    image_size: int = field(default=A3lignConfig.image_size, metadata={"help": "Crop fed to CLIP (paper: 112)."})
+    mat_sentences: int = field(
+        default=A3lignConfig.mat_sentences, metadata={"help": "MAT sentences per class S (paper: 16)."}
+    )
+    mat_tokens: int = field(
+        default=A3lignConfig.mat_tokens, metadata={"help": "MAT tokens per sentence T (paper: 64)."}
+    )
+    mat_init: str = field(
+        default=A3lignConfig.mat_init,
+        metadata={
+            "help": "How the MAT starts: random (default), or text (from descriptions of each expression, "
+            "built in for DFEW / FERV39k / MAFW classes; needs the CLIP checkpoint's tokenizer)."
+        },
     )
     mat_descriptions: str | None = field(
-        default=None, metadata={"help": "With --mat_init text: a JSON file, class name -> list of sentences, in place "
-                                        "of the built-in descriptions."}
+        default=None,
+        metadata={
+            "help": "With --mat_init text: a JSON file, class name -> list of sentences, in place "
+            "of the built-in descriptions."
+        },
     )
     config_overrides: str | None = field(
         default=None, metadata={"help": 'JSON of other A3lignConfig fields, e.g. {"dynamic_dropout": 0.0}.'}
@@ -44,6 +55,12 @@ class ModelArguments:
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator."})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
     lora_target: str = field(default="both", metadata={"help": "Towers with adapters: vision, text or both."})
+
+    @property
+    def vision_tower_frozen(self) -> bool:
+        """Whether the vision tower's output is fixed for the whole run (no vision LoRA adapters): the frame
+        cache's one rule."""
+        return self.lora_r <= 0 or self.lora_target == "text"
 
     def __post_init__(self):
         if self.lora_target not in LORA_TOWERS:
@@ -57,12 +74,18 @@ class TrainingDataArguments:
     train_random_segments: bool = field(default=True, metadata={"help": "A random frame per segment in training."})
     train_augment: bool = field(default=True, metadata={"help": "One random crop (+ flip) per clip in training."})
     train_flip: bool = field(
-        default=True, metadata={"help": "With --train_augment, flip half the clips horizontally. Faces are mirror-"
-                                        "symmetric; turn it off when left and right matter to the classes."}
+        default=True,
+        metadata={
+            "help": "With --train_augment, flip half the clips horizontally. Faces are mirror-"
+            "symmetric; turn it off when left and right matter to the classes."
+        },
     )
     test_views: str = field(
-        default="2x2", metadata={"help": "Multi-view testing of the final model, TEMPORALxSPATIAL (logits averaged), "
-                                         "reported beside the single view; 1x1: single view only."}
+        default="2x2",
+        metadata={
+            "help": "Multi-view testing of the final model, TEMPORALxSPATIAL (logits averaged), "
+            "reported beside the single view; 1x1: single view only."
+        },
     )
     calibration_clips: int = field(
         default=1024, metadata={"help": "Training clips (evenly spaced) whose frames give the frame statistics."}
@@ -70,25 +93,39 @@ class TrainingDataArguments:
     frame_cache_dir: str | None = field(
         default=None, metadata={"help": "Extract frame embeddings once into this folder and train on them."}
     )
-    frame_cache_views: int = field(default=4, metadata={"help": "Cached training views per clip (random crops/segments)."})
+    frame_cache_views: int = field(
+        default=4, metadata={"help": "Cached training views per clip (random crops/segments)."}
+    )
     class_balance: str = field(
-        default="none", metadata={"help": "Rare classes: none (plain cross-entropy), logit_adjustment (training logits "
-                                          "plus tau * log(class prior), Menon et al. 2021) or balanced_sampling (each "
-                                          "draw a class uniformly). Inference is unchanged."}
+        # logit_adjustment by default: on bench_recipe.py's DFEW- and MAFW-proportioned tasks it gave the highest
+        # UAR and rare-class recall of the three (RESULTS.md); on a balanced split its shift is the same for every
+        # class, so training is exactly plain cross-entropy there.
+        default="logit_adjustment",
+        metadata={
+            "help": "Rare classes: logit_adjustment (default: training logits plus tau * log(class prior), "
+            "Menon et al. 2021; a no-op on a balanced split), none (plain cross-entropy) or balanced_sampling "
+            "(each draw a class uniformly). Inference is unchanged."
+        },
     )
     logit_adjustment_tau: float = field(default=1.0, metadata={"help": "tau of --class_balance logit_adjustment."})
 
     def __post_init__(self):
         if self.class_balance not in CLASS_BALANCE:
-            raise ValueError(f"class_balance={self.class_balance!r} is invalid: expected one of {', '.join(CLASS_BALANCE)}")
+            raise ValueError(
+                f"class_balance={self.class_balance!r} is invalid: expected one of {', '.join(CLASS_BALANCE)}"
+            )
         if not self.logit_adjustment_tau >= 0:
-            raise ValueError(f"logit_adjustment_tau={self.logit_adjustment_tau}: expected a non-negative number, e.g. 1")
+            raise ValueError(
+                f"logit_adjustment_tau={self.logit_adjustment_tau}: expected a non-negative number, e.g. 1"
+            )
         parse_test_views(self.test_views)  # fails early, naming the value
         if self.calibration_clips < 1:
             raise ValueError(f"calibration_clips={self.calibration_clips}: expected at least 1 clip")
         if self.frame_cache_dir and self.frame_cache_views < 1:
-            raise ValueError(f"frame_cache_views={self.frame_cache_views}: --frame_cache_dir needs at least one "
-                             "training view (training would otherwise see the evaluation view only)")
+            raise ValueError(
+                f"frame_cache_views={self.frame_cache_views}: --frame_cache_dir needs at least one "
+                "training view (training would otherwise see the evaluation view only)"
+            )
 
 
 # Default peak learning rates per optimizer family, for the MAT and for the temporal modules (text and video
@@ -129,27 +166,39 @@ class BAPArguments:
     """
 
     stage_epochs: list[int] = field(
-        default_factory=lambda: [40, 30, 30], metadata={"help": "Epochs of stages 1, 2, 3 (paper: 40 30 30); 0 skips a stage."}
+        default_factory=lambda: [40, 30, 30],
+        metadata={"help": "Epochs of stages 1, 2, 3 (paper: 40 30 30); 0 skips a stage."},
     )
     mat_learning_rate: float | None = field(
-        default=None, metadata={"help": "Peak learning rate of the MAT (stages 1, 3). Default: the optimizer's "
-                                        f"({_defaults('mat')})."}
+        default=None,
+        metadata={
+            "help": f"Peak learning rate of the MAT (stages 1, 3). Default: the optimizer's ({_defaults('mat')})."
+        },
     )
     dynamic_learning_rate: float | None = field(
-        default=None, metadata={"help": "Peak learning rate of the dynamic encoders and the JAS. Default: the optimizer's "
-                                        f"({_defaults('dynamic')})."}
+        default=None,
+        metadata={
+            "help": "Peak learning rate of the dynamic encoders and the JAS. Default: the optimizer's "
+            f"({_defaults('dynamic')})."
+        },
     )
     stage_warmup_ratio: float = field(default=0.1, metadata={"help": "Linear warm-up, as a fraction of each stage."})
     jas_frozen_ratio: float = field(
         default=0.3, metadata={"help": "Fraction of stage 3 in which the JAS stays frozen while the MAT re-aligns."}
     )
     jas_learning_rate_ratio: float = field(
-        default=0.1, metadata={"help": "The JAS's peak rate over --dynamic_learning_rate: it starts as the trained "
-                                       "video encoder, so stage 3 fine-tunes it."}
+        default=0.1,
+        metadata={
+            "help": "The JAS's peak rate over --dynamic_learning_rate: it starts as the trained "
+            "video encoder, so stage 3 fine-tunes it."
+        },
     )
     stage3_realign_steps: int = field(
-        default=0, metadata={"help": "At the switch to stage 3, Adam steps moving the MAT alone until the JAS gives "
-                                     "stage 2's class embeddings (no data; 0: none)."}
+        default=0,
+        metadata={
+            "help": "At the switch to stage 3, Adam steps moving the MAT alone until the JAS gives "
+            "stage 2's class embeddings (no data; 0: none)."
+        },
     )
     stage3_realign_learning_rate: float = field(default=1e-2, metadata={"help": "Learning rate of those steps."})
 
@@ -163,8 +212,10 @@ class BAPArguments:
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: expected a non-negative learning rate")
         if self.stage3_realign_steps < 0 or not self.stage3_realign_learning_rate > 0:
-            raise ValueError(f"stage3_realign_steps={self.stage3_realign_steps}, stage3_realign_learning_rate="
-                             f"{self.stage3_realign_learning_rate}: expected a non-negative step count and a positive rate")
+            raise ValueError(
+                f"stage3_realign_steps={self.stage3_realign_steps}, stage3_realign_learning_rate="
+                f"{self.stage3_realign_learning_rate}: expected a non-negative step count and a positive rate"
+            )
         if self.jas_learning_rate_ratio < 0:
             raise ValueError(f"jas_learning_rate_ratio={self.jas_learning_rate_ratio}: expected a non-negative ratio")
 
@@ -181,7 +232,9 @@ class BAPArguments:
                 f"optim={optim!r} has no default learning rates (only {', '.join(DEFAULT_LEARNING_RATES)} do): "
                 "pass --mat_learning_rate and --dynamic_learning_rate"
             )
-        return {group: DEFAULT_LEARNING_RATES[family][group] if rate is None else rate for group, rate in given.items()}
+        return {
+            group: DEFAULT_LEARNING_RATES[family][group] if rate is None else rate for group, rate in given.items()
+        }
 
 
 @dataclass
@@ -190,12 +243,15 @@ class A3lignTrainingArguments(TrainingArguments):
     checkpoints, AdamW (the paper's SGD with momentum 0.9: `--optim sgd`), DDP ready for staged groups.
     The learning rates are `BAPArguments`' (per group); `--learning_rate` is refused, not ignored."""
 
-    eval_strategy: IntervalStrategy | str = field(default="epoch", metadata={"help": "Evaluate every epoch (the last one is the result)."})
+    eval_strategy: IntervalStrategy | str = field(
+        default="epoch", metadata={"help": "Evaluate every epoch (the last one is the result)."}
+    )
     save_strategy: SaveStrategy | str = field(default="epoch", metadata={"help": "Checkpoint every epoch."})
     logging_strategy: IntervalStrategy | str = field(default="epoch", metadata={"help": "Log every epoch."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept."})
     optim: OptimizerNames | str = field(
-        default="adamw_torch", metadata={"help": "Optimizer: adamw_torch (default) or sgd (the paper's; momentum 0.9)."}
+        default="adamw_torch",
+        metadata={"help": "Optimizer: adamw_torch (default) or sgd (the paper's; momentum 0.9)."},
     )
     optim_args: str | None = field(default=None, metadata={"help": "Optimizer arguments (sgd default: momentum=0.9)."})
     weight_decay: float = field(default=1e-4, metadata={"help": "Weight decay (not on norms and biases)."})
@@ -213,7 +269,8 @@ class A3lignTrainingArguments(TrainingArguments):
         # Flags that BAP owns otherwise: given, they would be ignored or overridden without a word.
         owned = {
             "learning_rate": "--mat_learning_rate and --dynamic_learning_rate (per group; defaults follow --optim)",
-            "num_train_epochs": "--stage_epochs", "max_steps": "--stage_epochs",
+            "num_train_epochs": "--stage_epochs",
+            "max_steps": "--stage_epochs",
             "lr_scheduler_type": "--stage_warmup_ratio (warm-up and cosine within each stage)",
             "warmup_steps": "--stage_warmup_ratio",
             "load_best_model_at_end": "nothing: the last epoch is the result (the best is reported beside it)",

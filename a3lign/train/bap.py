@@ -145,7 +145,9 @@ def set_training_modes(model: nn.Module) -> None:
 
 
 @torch.enable_grad()
-def realign_class_path(model: nn.Module, targets: torch.Tensor, steps: int, learning_rate: float) -> tuple[float, float]:
+def realign_class_path(
+    model: nn.Module, targets: torch.Tensor, steps: int, learning_rate: float
+) -> tuple[float, float]:
     """Carry stage 2's alignment across the switch to the JAS (stage 3's first step): with the JAS fixed, move the
     MAT alone until the new class path, `jas(sentences)`, gives the class embeddings the video dynamic encoder was
     aligned to in stage 2 (`targets (C, d)`, the text dynamic encoder's): `steps` Adam steps on the mean cosine
@@ -252,11 +254,17 @@ class BAPCallback(TrainerCallback):
         logger.info("BAP: Module Synchronization (%s)", ", ".join(base.config.jas_synchronization))
         if targets is not None:
             base.set_bap_stage(3)
-            before, after = realign_class_path(model, targets, self.bap.stage3_realign_steps,
-                                               self.bap.stage3_realign_learning_rate)
+            before, after = realign_class_path(
+                model, targets, self.bap.stage3_realign_steps, self.bap.stage3_realign_learning_rate
+            )
             self.realignment = (before, after)
-            logger.info("BAP: the MAT re-aligned to stage 2's class embeddings through the JAS: cosine %.3f -> %.3f "
-                        "(%d steps)", before, after, self.bap.stage3_realign_steps)
+            logger.info(
+                "BAP: the MAT re-aligned to stage 2's class embeddings through the JAS: cosine %.3f -> %.3f "
+                "(%d steps)",
+                before,
+                after,
+                self.bap.stage3_realign_steps,
+            )
 
 
 class StageLR:
@@ -266,8 +274,14 @@ class StageLR:
     Holds plain numbers only: `LambdaLR.state_dict()` saves a callable object's `__dict__` in checkpoints.
     """
 
-    def __init__(self, peaks: list[float], stage_epochs: list[int], steps_per_epoch: int, warmup_ratio: float,
-                 frozen: list[float] = (0.0, 0.0, 0.0)):
+    def __init__(
+        self,
+        peaks: list[float],
+        stage_epochs: list[int],
+        steps_per_epoch: int,
+        warmup_ratio: float,
+        frozen: list[float] = (0.0, 0.0, 0.0),
+    ):
         self.peaks = list(peaks)  # per stage; 0 where the group does not train
         self.stage_epochs = list(stage_epochs)
         self.steps_per_epoch, self.warmup_ratio = steps_per_epoch, warmup_ratio
@@ -292,8 +306,16 @@ class BAPTrainer(Trainer):
     """A `Trainer` whose optimizer holds one parameter group per BAP group and whose schedule follows
     the stages. Everything else (loop, DDP, mixed precision, checkpoints, logging) is the stock Trainer."""
 
-    def __init__(self, *args, bap: BAPArguments, class_balance: str = "none", train_labels=None,
-                 class_prior=None, logit_adjustment_tau: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        *args,
+        bap: BAPArguments,
+        class_balance: str = "none",
+        train_labels=None,
+        class_prior=None,
+        logit_adjustment_tau: float = 1.0,
+        **kwargs,
+    ):
         """`class_balance` (`a3lign.train.balance`): "logit_adjustment" adds `logit_adjustment_tau * log(class_prior)`
         to the training logits; "balanced_sampling" draws the training clips by class (`train_labels`, in dataset
         order)."""
@@ -349,8 +371,14 @@ class BAPTrainer(Trainer):
             for decays in (True, False):
                 members = [p for n, p in trainable if (n in decay) == decays]
                 if members:
-                    groups.append({"params": members, "weight_decay": self.args.weight_decay if decays else 0.0,
-                                   "lr": 1.0, "bap_group": group})
+                    groups.append(
+                        {
+                            "params": members,
+                            "weight_decay": self.args.weight_decay if decays else 0.0,
+                            "lr": 1.0,
+                            "bap_group": group,
+                        }
+                    )
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
         optimizer_kwargs.pop("lr", None)
         self.optimizer = optimizer_cls(groups, lr=1.0, **optimizer_kwargs)
@@ -371,7 +399,9 @@ class BAPTrainer(Trainer):
                     rate *= self.bap.jas_learning_rate_ratio
                 peaks = [rate if stage_trains(name, stage, base) else 0.0 for stage in (1, 2, 3)]
                 frozen = [0.0, 0.0, self.bap.jas_frozen_ratio if name == "jas" else 0.0]
-                functions.append(StageLR(peaks, self.bap.stage_epochs, epoch_steps, self.bap.stage_warmup_ratio, frozen))
+                functions.append(
+                    StageLR(peaks, self.bap.stage_epochs, epoch_steps, self.bap.stage_warmup_ratio, frozen)
+                )
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, functions)
             self._created_lr_scheduler = True
         return self.lr_scheduler

@@ -42,15 +42,25 @@ def small_clip_config() -> CLIPConfig:
     block over 8-pixel patches of 56-pixel frames, a 2-block text tower (measured choices)."""
     return CLIPConfig(
         text_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4),
-        vision_config=dict(hidden_size=384, intermediate_size=768, num_hidden_layers=1, num_attention_heads=4,
-                           image_size=56, patch_size=8),
+        vision_config=dict(
+            hidden_size=384,
+            intermediate_size=768,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            image_size=56,
+            patch_size=8,
+        ),
         projection_dim=384,
     )
 
 
 def run_demo(
-    output: str | Path = "demo_output", clip_model: str | None = None, config: str | Path | None = None,
-    clips_per_class: int = 80, test_clips_per_class: int = 20, train_flags: list[str] = (),
+    output: str | Path = "demo_output",
+    clip_model: str | None = None,
+    config: str | Path | None = None,
+    clips_per_class: int = 80,
+    test_clips_per_class: int = 20,
+    train_flags: list[str] = (),
 ) -> DemoResult:
     """Run the demo into `output`; `train_flags` are extra `a3lign train` flags (they override the config)."""
     started = time.time()
@@ -69,9 +79,23 @@ def run_demo(
         clip_model = output / "random-clip"
         CLIPModel(small_clip_config()).save_pretrained(clip_model)
 
-    arguments = parse_arguments([str(config), "--data_root", str(data), "--clip_model", str(clip_model),
-                                 "--output_dir", str(output / "model"), "--frame_cache_dir", str(output / "frame_cache"),
-                                 "--disable_tqdm", "true", *image_flags, *train_flags])
+    arguments = parse_arguments(
+        [
+            str(config),
+            "--data_root",
+            str(data),
+            "--clip_model",
+            str(clip_model),
+            "--output_dir",
+            str(output / "model"),
+            "--frame_cache_dir",
+            str(output / "frame_cache"),
+            "--disable_tqdm",
+            "true",
+            *image_flags,
+            *train_flags,
+        ]
+    )
     run = run_folds(*arguments, folds=arguments[1].folds())[0]
     print(f"[{time.time() - started:5.0f}s] trained; model folder {output / 'model'}")
 
@@ -84,15 +108,22 @@ def run_demo(
     print("\n| after | UAR (%) | WAR (%) | Surprise recall | Fear recall |\n|---|---|---|---|---|")
     for stage, result in run.figures["per_stage"].items():
         recall = result["recall"]
-        print(f"| stage {stage} (epoch {result['epoch']}) | {result['uar']:.1f} | {result['war']:.1f} "
-              f"| {recall['Surprise']:.0f} | {recall['Fear']:.0f} |")
-    print(f"| stage 3, shuffled test frames | {shuffled['uar']:.1f} | {shuffled['war']:.1f} "
-          f"| {shuffled['per_class_recall'][pair[0]]:.0f} | {shuffled['per_class_recall'][pair[1]]:.0f} |")
+        print(
+            f"| stage {stage} (epoch {result['epoch']}) | {result['uar']:.1f} | {result['war']:.1f} "
+            f"| {recall['Surprise']:.0f} | {recall['Fear']:.0f} |"
+        )
+    print(
+        f"| stage 3, shuffled test frames | {shuffled['uar']:.1f} | {shuffled['war']:.1f} "
+        f"| {shuffled['per_class_recall'][pair[0]]:.0f} | {shuffled['per_class_recall'][pair[1]]:.0f} |"
+    )
 
     classify = pipeline("video-classification", model=str(output / "model"), trust_remote_code=True)
     for name in ORDER_ONLY_PAIR:
         clip = next(c for c in report.clips if labels[c.label] == name)
         top = classify(str(clip.path), top_k=3)
-        print(f"pipeline on held-out {clip.clip_id} ({name}): " + ", ".join(f"{r['label']} {r['score']:.2f}" for r in top))
+        print(
+            f"pipeline on held-out {clip.clip_id} ({name}): "
+            + ", ".join(f"{r['label']} {r['score']:.2f}" for r in top)
+        )
     print(f"[{time.time() - started:5.0f}s] done")
     return DemoResult(run=run, shuffled=shuffled)

@@ -48,7 +48,9 @@ def view_averaged_logits(model, batch: dict, device, dtype) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_model(model, dataset, batch_size: int = 8, num_workers: int = 0, precision: torch.dtype | None = None) -> dict:
+def evaluate_model(
+    model, dataset, batch_size: int = 8, num_workers: int = 0, precision: torch.dtype | None = None
+) -> dict:
     """UAR / WAR (%) and per-class recall of `model` on a dataset of `{"pixel_values_videos" or
     "frame_embeddings", "labels"}`, one view per clip or several (logits averaged). `precision`: autocast dtype, as
     the run's own evaluations use (bf16 / fp16 runs), so multi-view figures compare with single-view ones."""
@@ -74,9 +76,12 @@ def zero_shot_model(clip_model: str, id2label: dict, descriptions_file=None, **c
 
     descriptions = descriptions_for(list(id2label.values()), descriptions_file)
     # Room for any description CLIP can read (each sentence uses only its own tokens).
-    config.setdefault("mat_tokens", min(64, CLIPConfig.from_pretrained(clip_model).text_config.max_position_embeddings - 3))
-    model = A3lignModel.from_clip_pretrained(clip_model, id2label=id2label, mat_init="text",
-                                             mat_descriptions=descriptions, bap_stage=0, **config)
+    config.setdefault(
+        "mat_tokens", min(64, CLIPConfig.from_pretrained(clip_model).text_config.max_position_embeddings - 3)
+    )
+    model = A3lignModel.from_clip_pretrained(
+        clip_model, id2label=id2label, mat_init="text", mat_descriptions=descriptions, bap_stage=0, **config
+    )
     return model.eval()
 
 

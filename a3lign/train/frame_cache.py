@@ -34,13 +34,17 @@ from ..data import Clip, ClipView, DecodeFailures, clip_views, pixels_or_substit
 
 logger = logging.getLogger(__name__)
 
-SAMPLER_VERSION = "segments-v3"  # bump when the sampler, the augmentation or decoding changes (v3: by time, frames as shown)
+SAMPLER_VERSION = (
+    "segments-v3"  # bump when the sampler, the augmentation or decoding changes (v3: by time, frames as shown)
+)
 
 
 def vision_fingerprint(model) -> str:
     """A short hash of the CLIP config and of the vision tower's weights (a strided sample of each)."""
     digest = hashlib.sha256(json.dumps(model.config.clip_config.to_dict(), sort_keys=True, default=str).encode())
-    for name, tensor in list(model.clip.vision_model.state_dict().items()) + [("proj", model.clip.visual_projection.weight)]:
+    for name, tensor in list(model.clip.vision_model.state_dict().items()) + [
+        ("proj", model.clip.visual_projection.weight)
+    ]:
         sample = tensor.detach().flatten()[:: max(1, tensor.numel() // 64)].float().cpu()
         digest.update(name.encode() + sample.numpy().tobytes())
     return digest.hexdigest()[:16]
@@ -87,10 +91,22 @@ class FrameEmbeddingCache:
     """The cached frame embeddings of one split's clips: the fixed `views`, then `training_views` random
     training views (drawn as `training` says) per clip."""
 
-    def __init__(self, cache_dir, model, processor, clips, views: list[ClipView] = (ClipView(),),
-                 training_views: int = 0, training: ClipView | None = None, seed: int = 0,
-                 dtype: torch.dtype | None = None, shard_size: int = 256, failures: DecodeFailures | None = None,
-                 strict: bool = False, split: str = ""):
+    def __init__(
+        self,
+        cache_dir,
+        model,
+        processor,
+        clips,
+        views: list[ClipView] = (ClipView(),),
+        training_views: int = 0,
+        training: ClipView | None = None,
+        seed: int = 0,
+        dtype: torch.dtype | None = None,
+        shard_size: int = 256,
+        failures: DecodeFailures | None = None,
+        strict: bool = False,
+        split: str = "",
+    ):
         self.model, self.processor, self.clips = model, processor, clips
         # A clip that fails to decode is stored as a class-mate's view (ClipDataset's rule) and recorded with the
         # cache, so that every run reading it learns of the stand-in (and a --strict one refuses it).
@@ -99,15 +115,23 @@ class FrameEmbeddingCache:
         self.training = training or ClipView(random_segments=True, augment=True)
         self.dtype = dtype
         self.meta = {
-            "clip": vision_fingerprint(model), "clip_name_or_path": model.config.clip_name_or_path,
-            "precision": str(dtype or torch.float32), "image_size": model.config.image_size,
-            "num_frames": model.config.num_frames, "processor": json.loads(processor.to_json_string()),
-            "sampler": SAMPLER_VERSION, "views": [view.describe() for view in self.fixed],
-            "training_views": training_views, "training": self.training.describe() if training_views else None,
-            "seed": seed, "shard_size": shard_size,
+            "clip": vision_fingerprint(model),
+            "clip_name_or_path": model.config.clip_name_or_path,
+            "precision": str(dtype or torch.float32),
+            "image_size": model.config.image_size,
+            "num_frames": model.config.num_frames,
+            "processor": json.loads(processor.to_json_string()),
+            "sampler": SAMPLER_VERSION,
+            "views": [view.describe() for view in self.fixed],
+            "training_views": training_views,
+            "training": self.training.describe() if training_views else None,
+            "seed": seed,
+            "shard_size": shard_size,
             # Each clip's file as the filesystem knows it: `./data` and `data` are one dataset, a copy elsewhere
             # (re-cropped faces, say) another.
-            "clips": hashlib.sha256("\n".join(f"{os.path.realpath(c.path)}|{c.label}" for c in clips).encode()).hexdigest()[:16],
+            "clips": hashlib.sha256(
+                "\n".join(f"{os.path.realpath(c.path)}|{c.label}" for c in clips).encode()
+            ).hexdigest()[:16],
         }
         # The CLIP is keyed by its weights (`vision_fingerprint`), not by how its path was spelled (kept for humans).
         keyed = {name: value for name, value in self.meta.items() if name != "clip_name_or_path"}
@@ -126,8 +150,10 @@ class FrameEmbeddingCache:
 
     def generators(self, index: int) -> list[torch.Generator | None]:
         """Each view's random draws: none for a fixed view; a training view's seeded by (seed, clip, view)."""
-        return [None] * len(self.fixed) + [torch.Generator().manual_seed(self.seed * 1_000_003 + index * 1_009 + view)
-                                           for view in range(len(self.fixed), self.num_views)]
+        return [None] * len(self.fixed) + [
+            torch.Generator().manual_seed(self.seed * 1_000_003 + index * 1_009 + view)
+            for view in range(len(self.fixed), self.num_views)
+        ]
 
     def view_pixels(self, index: int, view: int) -> torch.Tensor:
         """Pixels `(F, 3, crop, crop)` of cached view `view` of clip `index` alone (`clip_views` gives them all)."""
@@ -136,6 +162,7 @@ class FrameEmbeddingCache:
     def clip_views(self, index: int) -> torch.Tensor:
         """Pixels `(V, F, 3, crop, crop)` of every cached view of clip `index`, the clip decoded once (`clip_views` of
         `a3lign.data`: each view exactly `clip_pixels` with its generator)."""
+
         def read(path):
             return clip_views(self.processor, path, self.views(), self.generators(index))
 
@@ -145,8 +172,10 @@ class FrameEmbeddingCache:
         """Pass the clips this cache holds stand-ins for to the run's `failures`; with `strict`, refuse them."""
         for entry in self.stand_ins.read():
             if self.strict:
-                raise ValueError(f"frame cache '{self.path}' holds a stand-in for clip '{entry['clip_id']}' "
-                                 f"('{entry['path']}'), which failed to decode: {entry['error']}")
+                raise ValueError(
+                    f"frame cache '{self.path}' holds a stand-in for clip '{entry['clip_id']}' "
+                    f"('{entry['path']}'), which failed to decode: {entry['error']}"
+                )
             if self.failures is not None:
                 clip = Clip(entry["clip_id"], Path(entry["path"]), -1, 0)
                 self.failures.record(clip, entry["error"], entry["split"], entry["substitute"])
@@ -164,8 +193,9 @@ class FrameEmbeddingCache:
                 continue
             indices = range(shard * self.shard_size, min(len(self.clips), (shard + 1) * self.shard_size))
             # `batch_size` clip views per pass through the tower, as before: whole clips of `num_views` views each.
-            loader = torch.utils.data.DataLoader(_Clips(self, indices), batch_size=max(1, batch_size // self.num_views),
-                                                 num_workers=num_workers)
+            loader = torch.utils.data.DataLoader(
+                _Clips(self, indices), batch_size=max(1, batch_size // self.num_views), num_workers=num_workers
+            )
             views = (batch.flatten(0, 1) for batch in loader)  # (B, V, F, 3, H, W) -> (B * V, F, 3, H, W)
             embeddings = torch.cat(list(frame_embeddings(self.model, views, self.dtype))).half()
             embeddings = embeddings.view(len(indices), self.num_views, *embeddings.shape[1:])
@@ -174,8 +204,13 @@ class FrameEmbeddingCache:
             save_file({"embeddings": embeddings.contiguous(), "labels": labels}, str(temporary))
             temporary.rename(self.shard_path(shard))  # atomic: a shard exists whole or not at all
             written += 1
-            logger.info("frame cache: shard %d/%d (%d clips x %d views)", shard + 1, self.num_shards, len(indices),
-                        self.num_views)
+            logger.info(
+                "frame cache: shard %d/%d (%d clips x %d views)",
+                shard + 1,
+                self.num_shards,
+                len(indices),
+                self.num_views,
+            )
         return written
 
     def open(self) -> "CachedEmbeddings":
@@ -234,13 +269,37 @@ class CachedViews(torch.utils.data.Dataset):
         return {"frame_embeddings": self.cache.embeddings(index, view), "labels": int(self.cache.labels[index])}
 
 
-def build_cached_split(cache_dir, model, processor, clips, views=(ClipView(),), training_views: int = 0,
-                       training: ClipView | None = None, seed: int = 0, dtype=None, batch_size: int = 32,
-                       num_workers: int = 0, failures: DecodeFailures | None = None, strict: bool = False,
-                       split: str = "") -> CachedEmbeddings:
+def build_cached_split(
+    cache_dir,
+    model,
+    processor,
+    clips,
+    views=(ClipView(),),
+    training_views: int = 0,
+    training: ClipView | None = None,
+    seed: int = 0,
+    dtype=None,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    failures: DecodeFailures | None = None,
+    strict: bool = False,
+    split: str = "",
+) -> CachedEmbeddings:
     """Extract (this process's share, then wait for the others) and open one split's cache."""
-    cache = FrameEmbeddingCache(cache_dir, model, processor, clips, views, training_views, training, seed, dtype,
-                                failures=failures, strict=strict, split=split)
+    cache = FrameEmbeddingCache(
+        cache_dir,
+        model,
+        processor,
+        clips,
+        views,
+        training_views,
+        training,
+        seed,
+        dtype,
+        failures=failures,
+        strict=strict,
+        split=split,
+    )
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if distributed else (0, 1)
     cache.extract(rank, world, batch_size, num_workers)

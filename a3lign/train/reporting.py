@@ -36,8 +36,12 @@ def stage_results(history: dict[int, dict], stage_epochs: list[int], labels: lis
         _, end = stage_bounds(stage_epochs, stage)
         if stage_epochs[stage - 1] and "eval_uar" in history.get(end, {}):
             entry = history[end]
-            results[stage] = {"epoch": end, "uar": entry["eval_uar"], "war": entry["eval_war"],
-                              "recall": {name: entry.get(f"eval_recall_{name}") for name in labels}}
+            results[stage] = {
+                "epoch": end,
+                "uar": entry["eval_uar"],
+                "war": entry["eval_war"],
+                "recall": {name: entry.get(f"eval_recall_{name}") for name in labels},
+            }
     return results
 
 
@@ -78,8 +82,15 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path
     axis.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
     for i in range(size):
         for j in range(size):
-            axis.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=8,
-                      color="white" if normalised[i][j] > 0.5 else "black")
+            axis.text(
+                j,
+                i,
+                str(matrix[i][j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if normalised[i][j] > 0.5 else "black",
+            )
     axis.set_xticks(range(size), labels, rotation=45, ha="right")
     axis.set_yticks(range(size), labels)
     axis.set(xlabel="predicted", ylabel="true")
@@ -102,19 +113,34 @@ def _json_safe(value):
 def write_metrics(path: Path, run: dict) -> None:
     final = run["final"]
     payload = {
-        "uar": final["uar"], "war": final["war"],
+        "uar": final["uar"],
+        "war": final["war"],
         "per_class_recall": dict(zip(run["labels"], final["per_class_recall"])),
-        "confusion_matrix": final["confusion_matrix"], "num_test_clips": sum(map(sum, final["confusion_matrix"])),
-        "multi_view": {k: multi[k] for k in ("views", "uar", "war", "per_class_recall")} if (multi := run.get("multi_view")) else None,
-        "best_epoch": run.get("best_epoch"), "per_stage": run.get("per_stage"), "epochs": run.get("epochs"),
-        "stage_seconds": run.get("stage_seconds"), "stage3_realignment": run.get("stage3_realignment"),
-        "dataset": run["dataset"], "fold": run.get("fold"), "stage_epochs": run["stage_epochs"],
-        "learning_rates": run.get("learning_rates"), "optim": run.get("optim"),
-        "train_clips": run.get("train_clips"), "test_clips": run.get("test_clips"), "skipped": run.get("skipped"),
+        "confusion_matrix": final["confusion_matrix"],
+        "num_test_clips": sum(map(sum, final["confusion_matrix"])),
+        "multi_view": {k: multi[k] for k in ("views", "uar", "war", "per_class_recall")}
+        if (multi := run.get("multi_view"))
+        else None,
+        "best_epoch": run.get("best_epoch"),
+        "per_stage": run.get("per_stage"),
+        "epochs": run.get("epochs"),
+        "stage_seconds": run.get("stage_seconds"),
+        "stage3_realignment": run.get("stage3_realignment"),
+        "dataset": run["dataset"],
+        "fold": run.get("fold"),
+        "stage_epochs": run["stage_epochs"],
+        "learning_rates": run.get("learning_rates"),
+        "optim": run.get("optim"),
+        "train_clips": run.get("train_clips"),
+        "test_clips": run.get("test_clips"),
+        "skipped": run.get("skipped"),
         "problems": run.get("problems"),
-        "zero_shot": {k: zero[k] for k in ("uar", "war", "per_class_recall")} if (zero := run.get("zero_shot")) else None,
+        "zero_shot": {k: zero[k] for k in ("uar", "war", "per_class_recall")}
+        if (zero := run.get("zero_shot"))
+        else None,
         "mat_init": run.get("mat_init"),
-        "class_prior": run.get("class_prior"), "class_balance": run.get("class_balance"),
+        "class_prior": run.get("class_prior"),
+        "class_balance": run.get("class_balance"),
         "logit_adjustment_tau": run.get("logit_adjustment_tau"),
         "decode_failures": run.get("decode_failures") or [],
     }
@@ -135,16 +161,25 @@ def write_fold_table(output_dir: Path, folds: list[dict]) -> str:
         header += [f"UAR {views} views (%)", f"WAR {views} views (%)"]
     values = columns
     lines = [f"| fold | {' | '.join(header)} |", "|---" * (1 + len(columns)) + "|"]
-    lines += [f"| {r['fold']} | " + " | ".join(f"{values[n][k]:.2f}" for n in columns) + " |" for k, r in enumerate(folds)]
+    lines += [
+        f"| {r['fold']} | " + " | ".join(f"{values[n][k]:.2f}" for n in columns) + " |" for k, r in enumerate(folds)
+    ]
     # Sample standard deviation over folds, as the field reports it.
-    summary = {name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
-               for name, v in values.items()}
-    lines.append("| mean ± std | " + " | ".join(f"{summary[n]['mean']:.2f} ± {summary[n]['std']:.2f}" for n in columns) + " |")
+    summary = {
+        name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
+        for name, v in values.items()
+    }
+    lines.append(
+        "| mean ± std | " + " | ".join(f"{summary[n]['mean']:.2f} ± {summary[n]['std']:.2f}" for n in columns) + " |"
+    )
     table = "\n".join(lines)
     if int(os.environ.get("RANK", "0")) == 0:
         (output_dir / "folds.md").write_text(table + "\n")
         rows = [{"fold": r["fold"], **{n: values[n][k] for n in columns}} for k, r in enumerate(folds)]
-        payload = {"folds": rows, "mean": {n: summary[n]["mean"] for n in columns},
-                   "std": {n: summary[n]["std"] for n in columns}}
+        payload = {
+            "folds": rows,
+            "mean": {n: summary[n]["mean"] for n in columns},
+            "std": {n: summary[n]["std"] for n in columns},
+        }
         (output_dir / "folds.json").write_text(json.dumps(payload, indent=2))
     return table

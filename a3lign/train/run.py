@@ -18,12 +18,17 @@ from transformers import TrainingArguments, set_seed
 
 from .. import A3lignModel, A3lignVideoProcessor
 from ..data import (
-    ClipDataset, ClipView, DatasetArguments, DecodeFailures, multi_views, training_view,
+    ClipDataset,
+    ClipView,
+    DatasetArguments,
+    DecodeFailures,
+    multi_views,
+    training_view,
 )
 from ..data.descriptions import descriptions_for
 from .arguments import LORA_TOWERS, BAPArguments, ModelArguments, TrainingDataArguments
 from .balance import class_prior
-from .bap import BAPTrainer, stage_at_epoch, unwrap
+from .bap import STAGED_GROUPS, BAPTrainer, stage_at_epoch, unwrap
 from .evaluation import evaluate_model, evaluate_zero_shot
 from .frame_cache import CachedViews, build_cached_split, frame_embeddings
 from .frame_statistics import evenly_spaced, set_frame_statistics_from
@@ -31,7 +36,12 @@ from .hub import HubPush, hub_repo_id
 from .metrics import RecallMetrics
 from .model_card import write_model_card
 from .reporting import (
-    epoch_history, plot_confusion_matrix, plot_training_curves, stage_results, write_fold_table, write_metrics,
+    epoch_history,
+    plot_confusion_matrix,
+    plot_training_curves,
+    stage_results,
+    write_fold_table,
+    write_metrics,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,15 +68,20 @@ class RunResult:
 def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stage: int):
     """The A3lign model around the CLIP checkpoint, wrapped with LoRA adapters when `lora_r > 0`."""
     overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
-    if model_args.mat_init is not None:
-        overrides["mat_init"] = model_args.mat_init
+    overrides.setdefault("mat_init", model_args.mat_init)
     descriptions = None
     if overrides.get("mat_init") == "text":
         descriptions = descriptions_for(list(id2label.values()), model_args.mat_descriptions)
     model = A3lignModel.from_clip_pretrained(
-        model_args.clip_model, id2label=id2label, num_frames=model_args.num_frames, image_size=model_args.image_size,
-        mat_sentences=model_args.mat_sentences, mat_tokens=model_args.mat_tokens, bap_stage=first_stage,
-        mat_descriptions=descriptions, **overrides,
+        model_args.clip_model,
+        id2label=id2label,
+        num_frames=model_args.num_frames,
+        image_size=model_args.image_size,
+        mat_sentences=model_args.mat_sentences,
+        mat_tokens=model_args.mat_tokens,
+        bap_stage=first_stage,
+        mat_descriptions=descriptions,
+        **overrides,
     )
     if model_args.lora_r <= 0:
         return model
@@ -74,10 +89,12 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stag
 
     towers = LORA_TOWERS[model_args.lora_target]
     lora = LoraConfig(
-        r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout,
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
         target_modules=rf"clip\.{towers}\.encoder\.layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|out_proj)",
         # The MAT and the encoders train too: peft must save them beside the adapters.
-        modules_to_save=["mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas"],
+        modules_to_save=list(STAGED_GROUPS),
     )
     return get_peft_model(model, lora)
 
@@ -105,24 +122,59 @@ def training_precision(training_args: TrainingArguments) -> torch.dtype | None:
     return torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else None
 
 
-def cache_splits(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments,
-                 failures: DecodeFailures | None = None, strict: bool = False):
+def cache_splits(
+    model,
+    processor,
+    splits,
+    data_args: TrainingDataArguments,
+    training_args: TrainingArguments,
+    failures: DecodeFailures | None = None,
+    strict: bool = False,
+):
     """Extract (what is missing) and open the frame caches of a run's two splits, on the model's device in the
     training precision: training views as the run draws them, the test split's single and multi views. A clip
     that fails to decode is stored as a class-mate's and recorded in `failures` (unless `strict`).
     `a3lign cache` calls exactly this, so a cache made ahead of time is the one training reads."""
-    options = dict(seed=training_args.seed, dtype=training_precision(training_args), failures=failures, strict=strict,
-                   batch_size=training_args.per_device_eval_batch_size, num_workers=training_args.dataloader_num_workers)
+    options = dict(
+        seed=training_args.seed,
+        dtype=training_precision(training_args),
+        failures=failures,
+        strict=strict,
+        batch_size=training_args.per_device_eval_batch_size,
+        num_workers=training_args.dataloader_num_workers,
+    )
     training = training_view(data_args.train_random_segments, data_args.train_augment, data_args.train_flip)
-    train = build_cached_split(data_args.frame_cache_dir, model, processor, splits["train"].clips,
-                               training_views=data_args.frame_cache_views, training=training, split="train", **options)
-    test = build_cached_split(data_args.frame_cache_dir, model, processor, splits["test"].clips,
-                              views=[ClipView(), *multi_views(data_args.test_views)], split="test", **options)
+    train = build_cached_split(
+        data_args.frame_cache_dir,
+        model,
+        processor,
+        splits["train"].clips,
+        training_views=data_args.frame_cache_views,
+        training=training,
+        split="train",
+        **options,
+    )
+    test = build_cached_split(
+        data_args.frame_cache_dir,
+        model,
+        processor,
+        splits["test"].clips,
+        views=[ClipView(), *multi_views(data_args.test_views)],
+        split="test",
+        **options,
+    )
     return train, test
 
 
-def build_datasets(model, processor, splits, data_args: TrainingDataArguments, training_args: TrainingArguments,
-                   failures: DecodeFailures | None = None, strict: bool = False) -> RunDatasets:
+def build_datasets(
+    model,
+    processor,
+    splits,
+    data_args: TrainingDataArguments,
+    training_args: TrainingArguments,
+    failures: DecodeFailures | None = None,
+    strict: bool = False,
+) -> RunDatasets:
     """Decoded clips, or cached frame embeddings (`--frame_cache_dir`). The frozen work (frame statistics, cache
     extraction) runs on the training device, in the training precision, batched. Sets the model's frame
     statistics. A clip that fails to decode is replaced by the next clip of its class and recorded in `failures`,
@@ -135,25 +187,29 @@ def build_datasets(model, processor, splits, data_args: TrainingDataArguments, t
     train_clips, test_clips = splits["train"].clips, splits["test"].clips
     calibration = evenly_spaced(len(train_clips), data_args.calibration_clips)
     if data_args.frame_cache_dir is None:
+
         def dataset(clips, split, views=ClipView()):
             return ClipDataset(clips, processor, views, failures=failures, strict=strict, split=split)
 
         if calibrate:
             subset = torch.utils.data.Subset(dataset(train_clips, "train"), calibration)
-            loader = torch.utils.data.DataLoader(subset, training_args.per_device_eval_batch_size,
-                                                 num_workers=training_args.dataloader_num_workers)
+            loader = torch.utils.data.DataLoader(
+                subset, training_args.per_device_eval_batch_size, num_workers=training_args.dataloader_num_workers
+            )
             pixels = (batch["pixel_values_videos"] for batch in loader)
             set_frame_statistics_from(model, frame_embeddings(model, pixels, training_precision(training_args)))
         training = training_view(data_args.train_random_segments, data_args.train_augment, data_args.train_flip)
         return RunDatasets(
-            dataset(train_clips, "train", training), dataset(test_clips, "test"),
+            dataset(train_clips, "train", training),
+            dataset(test_clips, "test"),
             dataset(test_clips, "test", views) if views else None,
         )
     train, test = cache_splits(model, processor, splits, data_args, training_args, failures, strict)
     if calibrate:
         set_frame_statistics_from(model, (train.embeddings(i, 0) for i in calibration))
     return RunDatasets(
-        CachedViews(train, training=True), CachedViews(test),
+        CachedViews(train, training=True),
+        CachedViews(test),
         CachedViews(test, views=slice(1, 1 + len(views))) if views else None,
     )
 
@@ -169,8 +225,10 @@ def check_output_dir(training_args: TrainingArguments) -> Path:
         raise ValueError(f"output_dir '{output_dir}' cannot be written: {error.strerror or error}") from error
     finished = (output_dir / "metrics.json").exists()
     if finished and not training_args.overwrite_output_dir and not training_args.resume_from_checkpoint:
-        raise ValueError(f"output_dir '{output_dir}' holds a finished run (metrics.json): pass --overwrite_output_dir "
-                         "true to replace it, or choose another --output_dir")
+        raise ValueError(
+            f"output_dir '{output_dir}' holds a finished run (metrics.json): pass --overwrite_output_dir "
+            "true to replace it, or choose another --output_dir"
+        )
     return output_dir
 
 
@@ -178,7 +236,9 @@ def check_checkpoint(checkpoint) -> None:
     """A checkpoint to resume from exists and its safetensors files read (a truncated one is named)."""
     folder = Path(checkpoint)
     if not folder.is_dir():
-        raise FileNotFoundError(f"checkpoint '{folder}' does not exist (--resume_from_checkpoint expects a checkpoint folder)")
+        raise FileNotFoundError(
+            f"checkpoint '{folder}' does not exist (--resume_from_checkpoint expects a checkpoint folder)"
+        )
     for file in sorted(folder.glob("*.safetensors")):
         try:
             with safe_open(str(file), framework="pt") as handle:
@@ -188,8 +248,12 @@ def check_checkpoint(checkpoint) -> None:
 
 
 def run_bap(
-    model_args: ModelArguments, dataset_args: DatasetArguments, data_args: TrainingDataArguments,
-    bap_args: BAPArguments, training_args: TrainingArguments, fold: str | None = None,
+    model_args: ModelArguments,
+    dataset_args: DatasetArguments,
+    data_args: TrainingDataArguments,
+    bap_args: BAPArguments,
+    training_args: TrainingArguments,
+    fold: str | None = None,
 ) -> RunResult:
     """Train one fold through the BAP stages and write the run folder."""
     output_dir = check_output_dir(training_args)
@@ -197,8 +261,12 @@ def run_bap(
         check_checkpoint(training_args.resume_from_checkpoint)
     hub = None
     if training_args.push_to_hub:
-        hub = HubPush(hub_repo_id(training_args), training_args.hub_token, training_args.hub_private_repo,
-                      training_args.hub_revision)
+        hub = HubPush(
+            hub_repo_id(training_args),
+            training_args.hub_token,
+            training_args.hub_private_repo,
+            training_args.hub_revision,
+        )
         if training_args.process_index == 0:
             hub.create()  # before any work: token, name and network checked
         training_args = dataclasses.replace(training_args, push_to_hub=False)  # pushed once, at the end, by `hub`
@@ -207,8 +275,10 @@ def run_bap(
     for report in splits.values():
         logger.info(report.format())
         if not report.clips:
-            raise ValueError(f"the {report.split} split of {dataset_args.dataset} has no valid clips: nothing to "
-                             f"{'train on' if report.split == 'train' else 'evaluate'}\n{report.format()}")
+            raise ValueError(
+                f"the {report.split} split of {dataset_args.dataset} has no valid clips: nothing to "
+                f"{'train on' if report.split == 'train' else 'evaluate'}\n{report.format()}"
+            )
     failures = DecodeFailures(output_dir / "decode_failures.jsonl")
     if training_args.process_index == 0 and not training_args.resume_from_checkpoint and failures.path.exists():
         failures.path.unlink()  # another run's record
@@ -219,27 +289,44 @@ def run_bap(
     model = build_model(model_args, id2label, first_stage=stage_at_epoch(bap_args.stage_epochs, 0))
     processor = A3lignVideoProcessor.from_model_config(unwrap(model).config)
 
-    if data_args.frame_cache_dir and model_args.lora_r > 0 and model_args.lora_target != "text":
+    if data_args.frame_cache_dir and not model_args.vision_tower_frozen:
         raise ValueError("--frame_cache_dir needs a frozen vision tower: vision LoRA adapters change its output")
-    datasets = build_datasets(unwrap(model), processor, splits, data_args, training_args, failures, dataset_args.strict)
+    datasets = build_datasets(
+        unwrap(model), processor, splits, data_args, training_args, failures, dataset_args.strict
+    )
     training_args.num_train_epochs = bap_args.total_epochs
     training_args.max_steps = -1
     metrics = RecallMetrics(labels)
     train_labels = [clip.label for clip in splits["train"].clips]  # the datasets' order
     prior = class_prior(train_labels, len(labels))
     trainer = BAPTrainer(  # the processor travels with every checkpoint (processing_class)
-        model=model, args=training_args, bap=bap_args, compute_metrics=metrics, processing_class=processor,
-        train_dataset=datasets.train, eval_dataset=datasets.test, class_balance=data_args.class_balance,
-        train_labels=train_labels, class_prior=prior, logit_adjustment_tau=data_args.logit_adjustment_tau,
+        model=model,
+        args=training_args,
+        bap=bap_args,
+        compute_metrics=metrics,
+        processing_class=processor,
+        train_dataset=datasets.train,
+        eval_dataset=datasets.test,
+        class_balance=data_args.class_balance,
+        train_labels=train_labels,
+        class_prior=prior,
+        logit_adjustment_tau=data_args.logit_adjustment_tau,
     )
     zero_shot = None
     if unwrap(model).config.mat_init == "text" and trainer.is_world_process_zero():
         # Before any step: the model as built is CLIP's zero-shot classifier of the descriptions (stage 0).
-        zero_shot = evaluate_zero_shot(unwrap(model), datasets.test, training_args.per_device_eval_batch_size,
-                                       training_args.dataloader_num_workers, precision=training_precision(training_args))
+        zero_shot = evaluate_zero_shot(
+            unwrap(model),
+            datasets.test,
+            training_args.per_device_eval_batch_size,
+            training_args.dataloader_num_workers,
+            precision=training_precision(training_args),
+        )
         logger.info("before training (zero-shot): UAR %.2f  WAR %.2f", zero_shot["uar"], zero_shot["war"])
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    evaluated_last = any("eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history)
+    evaluated_last = any(
+        "eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history
+    )
     if metrics.last is None or not evaluated_last:
         # The result is the final weights' evaluation, whatever the eval schedule, and also when the run
         # resumed from its last checkpoint (its history holds the evaluation, this process does not).
@@ -252,32 +339,53 @@ def run_bap(
     multi_view = None
     if datasets.multi_view_test is not None and trainer.is_world_process_zero():
         # The final model on every test view of each clip (logits averaged), beside the single view.
-        multi_view = evaluate_model(final_model, datasets.multi_view_test, training_args.per_device_eval_batch_size,
-                                    training_args.dataloader_num_workers, precision=training_precision(training_args))
+        multi_view = evaluate_model(
+            final_model,
+            datasets.multi_view_test,
+            training_args.per_device_eval_batch_size,
+            training_args.dataloader_num_workers,
+            precision=training_precision(training_args),
+        )
         multi_view["views"] = data_args.test_views
         logger.info("multi-view (%s): UAR %.2f  WAR %.2f", data_args.test_views, multi_view["uar"], multi_view["war"])
     figures = {
         "name": (hub.repo_id if hub else str(output_dir.absolute())).rstrip("/").rsplit("/", 1)[-1],
-        "hub_model_id": hub.repo_id if hub else None, "num_frames": final_model.config.num_frames,
-        "dataset": dataset_args.dataset, "fold": fold, "clip_model": model_args.clip_model, "labels": labels,
-        "train_clips": len(splits["train"].clips), "test_clips": len(splits["test"].clips),
-        "class_prior": dict(zip(labels, prior)), "class_balance": data_args.class_balance,
-        "logit_adjustment_tau": data_args.logit_adjustment_tau if data_args.class_balance == "logit_adjustment" else None,
+        "hub_model_id": hub.repo_id if hub else None,
+        "num_frames": final_model.config.num_frames,
+        "dataset": dataset_args.dataset,
+        "fold": fold,
+        "clip_model": model_args.clip_model,
+        "labels": labels,
+        "train_clips": len(splits["train"].clips),
+        "test_clips": len(splits["test"].clips),
+        "class_prior": dict(zip(labels, prior)),
+        "class_balance": data_args.class_balance,
+        "logit_adjustment_tau": data_args.logit_adjustment_tau
+        if data_args.class_balance == "logit_adjustment"
+        else None,
         "skipped": {split: report.listed - len(report.clips) for split, report in splits.items()},
         "problems": {split: dict(Counter(kind for kind, *_ in report.problems)) for split, report in splits.items()},
-        "stage_epochs": bap_args.stage_epochs, "learning_rates": bap_args.learning_rates(training_args.optim),
-        "jas_frozen_ratio": bap_args.jas_frozen_ratio, "jas_learning_rate_ratio": bap_args.jas_learning_rate_ratio,
+        "stage_epochs": bap_args.stage_epochs,
+        "learning_rates": bap_args.learning_rates(training_args.optim),
+        "jas_frozen_ratio": bap_args.jas_frozen_ratio,
+        "jas_learning_rate_ratio": bap_args.jas_learning_rate_ratio,
         "optim": str(getattr(training_args.optim, "value", training_args.optim))
         + (f" ({training_args.optim_args})" if training_args.optim_args else ""),
-        "total_batch_size": training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
+        "total_batch_size": training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
         * max(1, training_args.world_size),
         "lora": f"r={model_args.lora_r} on {model_args.lora_target} (merged)" if model_args.lora_r > 0 else None,
-        "final": metrics.last, "multi_view": multi_view, "decode_failures": failures.read(),
-        "mat_init": unwrap(model).config.mat_init, "zero_shot": zero_shot,
+        "final": metrics.last,
+        "multi_view": multi_view,
+        "decode_failures": failures.read(),
+        "mat_init": unwrap(model).config.mat_init,
+        "zero_shot": zero_shot,
         "best_epoch": {"epoch": best[0], "uar": best[1]["eval_uar"], "war": best[1]["eval_war"]} if best else None,
         "per_stage": stage_results(history, bap_args.stage_epochs, labels),
-        "epochs": {epoch: {k: entry[k] for k in ("loss", "eval_loss", "eval_uar", "eval_war") if k in entry}
-                   for epoch, entry in history.items()},
+        "epochs": {
+            epoch: {k: entry[k] for k in ("loss", "eval_loss", "eval_uar", "eval_war") if k in entry}
+            for epoch, entry in history.items()
+        },
         "stage_seconds": dict(trainer.bap_callback.stage_seconds),
         "stage3_realignment": trainer.bap_callback.realignment,
         "bap": asdict(bap_args),
@@ -290,21 +398,28 @@ def run_bap(
         plot_training_curves(history, bap_args.stage_epochs, output_dir / "training_curves.png")
         logger.info("UAR %.2f  WAR %.2f (last epoch) -> %s", metrics.last["uar"], metrics.last["war"], output_dir)
         if hub:
-            message = f"A3lign-DFER on {dataset_args.dataset}{f' fold {fold}' if fold else ''}: UAR {metrics.last['uar']:.2f}"
+            where = f"{dataset_args.dataset}{f' fold {fold}' if fold else ''}"
+            message = f"A3lign-DFER on {where}: UAR {metrics.last['uar']:.2f}"
             logger.info("pushed to the Hub: %s", hub.upload(output_dir, message))
     return RunResult(figures=figures, model=final_model, eval_dataset=datasets.test, output_dir=output_dir)
 
 
 def run_folds(
-    model_args: ModelArguments, dataset_args: DatasetArguments, data_args: TrainingDataArguments,
-    bap_args: BAPArguments, training_args: TrainingArguments, folds: list[str | None],
+    model_args: ModelArguments,
+    dataset_args: DatasetArguments,
+    data_args: TrainingDataArguments,
+    bap_args: BAPArguments,
+    training_args: TrainingArguments,
+    folds: list[str | None],
 ) -> list[RunResult]:
     """One run per fold; several folds go to `<output_dir>/fold_K/` with a per-fold and mean table
     (folds.md, folds.json) in `output_dir`."""
     root = Path(training_args.output_dir)
     if len(folds) > 1 and training_args.resume_from_checkpoint:
-        raise ValueError(f"--resume_from_checkpoint {training_args.resume_from_checkpoint} names one fold's checkpoint: "
-                         "resume each fold on its own (--fold K --output_dir <output_dir>/fold_K)")
+        raise ValueError(
+            f"--resume_from_checkpoint {training_args.resume_from_checkpoint} names one fold's checkpoint: "
+            "resume each fold on its own (--fold K --output_dir <output_dir>/fold_K)"
+        )
     runs = []
     for fold in folds:
         args = training_args

@@ -26,8 +26,15 @@ from ..predict import RATE, tinted_stretch
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Chromium as root in a sandbox-less machine with no internet: no sandbox, no GPU, no background connections.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PNG = b"\x89PNG\r\n\x1a\n"
 PNG_OR_WEBP = (PNG[:4], b"RIFF")
 
@@ -48,10 +55,25 @@ def server(tinted_run, tmp_path_factory):
         (root / folder).mkdir()
     port = free_port()
     log = root / "app.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(root / "tmp"),
-               PYTHONPATH=os.pathsep.join(sys.path))
-    command = [sys.executable, "-m", "a3lign", "app", "--model", str(tinted_run), "--port", str(port),
-               "--work_dir", str(root / "plots")]
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        TMPDIR=str(root / "tmp"),
+        PYTHONPATH=os.pathsep.join(sys.path),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "a3lign",
+        "app",
+        "--model",
+        str(tinted_run),
+        "--port",
+        str(port),
+        "--work_dir",
+        str(root / "plots"),
+    ]
     with open(log, "w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=root / "cwd")
     url = f"http://127.0.0.1:{port}/"
@@ -87,9 +109,14 @@ def test_the_api_classifies_an_uploaded_clip(server, sad_clip):
     face, top, plot, summary = Client(url, verbose=False).predict(handle_file(str(sad_clip)), api_name="/analyse")
     assert top["label"] == "Sad" and top["confidences"][0] == {"label": "Sad", "confidence": pytest.approx(1, abs=0.1)}
     assert Path(plot).read_bytes()[:8] == PNG and Path(face).read_bytes()[:4] in PNG_OR_WEBP
-    caption, timeline = summary.split("\n", 1)  # whether a detector sees a cartoon face varies by frame: either caption
+    caption, timeline = summary.split(
+        "\n", 1
+    )  # whether a detector sees a cartoon face varies by frame: either caption
     assert caption in [f"Whole clip: {FACE_CAPTIONS[key]}." for key in (True, "gone", False)]
-    assert timeline.startswith("Timeline: sad.mp4: 4.0 s at 8 fps (by its timestamps), 5 windows") and "Sad 100%" in summary
+    assert (
+        timeline.startswith("Timeline: sad.mp4: 4.0 s at 8 fps (by its timestamps), 5 windows")
+        and "Sad 100%" in summary
+    )
     assert (plots / "sad_timeline.png").read_bytes()[:8] == PNG  # kept in --work_dir, served all the same
 
 
@@ -103,8 +130,9 @@ def test_the_api_names_a_file_that_is_no_video(server, tmp_path):
     assert "/tmp" not in str(raised.value)  # the upload's name, not the server's temporary copy
 
 
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium; "
-                                                               ".ci/run does)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium; .ci/run does)"
+)
 
 
 @contextlib.contextmanager
@@ -200,12 +228,15 @@ def test_without_gradio_the_command_says_which_extra(tinted_run, monkeypatch):
         app_cli(["--model", str(tinted_run)])
 
 
-@pytest.mark.parametrize("shape, expected", [
-    ((64, 64), (256, 256)),  # a small clip: blown up 4x
-    ((2, 640), (2, 640)),  # a strip: never beyond 1024 px long
-    ((4320, 7680), (256, 455)),  # 8K: brought down
-    ((480, 640), (256, 341)),
-])
+@pytest.mark.parametrize(
+    "shape, expected",
+    [
+        ((64, 64), (256, 256)),  # a small clip: blown up 4x
+        ((2, 640), (2, 640)),  # a strip: never beyond 1024 px long
+        ((4320, 7680), (256, 455)),  # 8K: brought down
+        ((480, 640), (256, 341)),
+    ],
+)
 def test_the_face_picture_is_shown_at_a_size_the_page_can_hold(shape, expected):
     from a3lign.app.interface import for_display
 

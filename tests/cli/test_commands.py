@@ -32,8 +32,9 @@ def test_dispatch(capsys):
 
 def test_train_bap_script_is_the_train_command():
     """The root script `accelerate launch` runs is `a3lign train` (same flags), and the package never imports it."""
-    result = subprocess.run([sys.executable, str(ROOT / "train_bap.py"), "--help"], capture_output=True, text=True,
-                            timeout=300, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train_bap.py"), "--help"], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "--stage_epochs" in result.stdout and "--dataset" in result.stdout and "--frame_cache_dir" in result.stdout
 
@@ -41,8 +42,15 @@ def test_train_bap_script_is_the_train_command():
 def test_check_command_reports_and_strict_fails(dfew, capsys):
     assert data_cli(["check", "--dataset", "dfew", "--data_root", str(dfew), "--fold", "1"]) == 0
     out = capsys.readouterr().out
-    for line in ("6 listed, 3 valid clips", "missing               1", "empty                 1", "unknown_label         1",
-                 "Happy 1", "Disgust 1", "Neutral 1"):
+    for line in (
+        "6 listed, 3 valid clips",
+        "missing               1",
+        "empty                 1",
+        "unknown_label         1",
+        "Happy 1",
+        "Disgust 1",
+        "Neutral 1",
+    ):
         assert line in out, line
     assert data_cli(["check", "--dataset", "dfew", "--data_root", str(dfew), "--fold", "1", "--strict"]) == 1
     assert data_cli(["check", "--dataset", "dfew", "--data_root", str(dfew), "--fold", "2"]) == 2  # no set_2
@@ -52,10 +60,34 @@ def test_check_command_reports_and_strict_fails(dfew, capsys):
 def test_cache_command_writes_the_cache_training_reads(tmp_path, tiny_clip_dir):
     """`a3lign cache` takes a3lign train's arguments and runs its extraction: training then extracts nothing."""
     root = synthesize(tmp_path / "data", clips_per_class=1, test_clips_per_class=1, seed=2)
-    flags = ["--clip_model", str(tiny_clip_dir), "--dataset", "synthetic", "--data_root", str(root), "--num_frames", "4",
-             "--image_size", "32", "--mat_sentences", "2", "--mat_tokens", "5", "--frame_cache_views", "2",
-             "--frame_cache_dir", str(tmp_path / "cache"), "--train_flip", "false", "--dataloader_num_workers", "0",
-             "--use_cpu", "true", "--output_dir", str(tmp_path / "run")]
+    flags = [
+        "--clip_model",
+        str(tiny_clip_dir),
+        "--dataset",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--num_frames",
+        "4",
+        "--image_size",
+        "32",
+        "--mat_sentences",
+        "2",
+        "--mat_tokens",
+        "5",
+        "--frame_cache_views",
+        "2",
+        "--frame_cache_dir",
+        str(tmp_path / "cache"),
+        "--train_flip",
+        "false",
+        "--dataloader_num_workers",
+        "0",
+        "--use_cpu",
+        "true",
+        "--output_dir",
+        str(tmp_path / "run"),
+    ]
     assert cache_cli(flags) == 0
     shards = sorted((tmp_path / "cache").rglob("shard_*.safetensors"))
     assert len(shards) == 2  # train and test caches
@@ -74,7 +106,9 @@ def test_check_decodes_the_sampled_frames_and_quick_reads_headers(tmp_path, caps
 
     undecodable_video(tmp_path / "broken.mp4")
     corrupt_frame_folder(tmp_path / "broken_frames")
-    labelled_csv(tmp_path, "train", [("a", "calm"), ("broken.mp4", "calm"), ("broken_frames", "tense"), ("b", "tense")])
+    labelled_csv(
+        tmp_path, "train", [("a", "calm"), ("broken.mp4", "calm"), ("broken_frames", "tense"), ("b", "tense")]
+    )
     labelled_csv(tmp_path, "test", [("c", "calm"), ("d", "tense")])
     flags = ["check", "--dataset", "csv", "--data_root", str(tmp_path), "--num_frames", "4"]
     assert data_cli([*flags, "--strict"]) == 1

@@ -59,15 +59,22 @@ def test_fixed_views_take_the_segment_offset_and_crop_position(tmp_path):
     from ..videos import coded_frames, decode_index
 
     folder = write_frame_folder(tmp_path / "clip", coded_frames(32, 64, 64))
-    processor = A3lignVideoProcessor(num_frames=4, crop_size={"height": 32, "width": 32}, size={"shortest_edge": 64},
-                                     do_normalize=False, do_rescale=False)
+    processor = A3lignVideoProcessor(
+        num_frames=4,
+        crop_size={"height": 32, "width": 32},
+        size={"shortest_edge": 64},
+        do_normalize=False,
+        do_rescale=False,
+    )
     early, late = (clip_pixels(processor, folder, ClipView(segment_offset=o)) for o in (0.0, 0.75))
     indices = lambda pixels: [decode_index(frame.permute(1, 2, 0).numpy()) for frame in pixels]  # noqa: E731
     assert indices(early) == [0, 8, 16, 24] and indices(late) == [6, 14, 22, 30]
     frames_ = torch.from_numpy(noise_frames(1, 64, 64, seed=3)).permute(0, 3, 1, 2)
     corner = processor.crop_view(frames_, (1.0, 1.0))
     assert torch.equal(corner, frames_[..., 32:, 32:].float())
-    assert torch.equal(processor.crop_view(frames_, (0.5, 0.5)), processor.center_crop(frames_, processor.crop_size).float())
+    assert torch.equal(
+        processor.crop_view(frames_, (0.5, 0.5)), processor.center_crop(frames_, processor.crop_size).float()
+    )
 
 
 @pytest.mark.parametrize("face_crop", [False, True])
@@ -79,11 +86,14 @@ def test_views_decoded_together_are_each_views_own_pixels(tmp_path, face_crop):
     from ..scenes import astronaut_video
 
     path = write_video(tmp_path / "clip.mp4", astronaut_video(30, face_side=50)[0], "libx264", "yuv444p")
-    processor = A3lignVideoProcessor(num_frames=8, crop_size={"height": 56, "width": 56}, size={"shortest_edge": 60},
-                                     face_crop=face_crop)
+    processor = A3lignVideoProcessor(
+        num_frames=8, crop_size={"height": 56, "width": 56}, size={"shortest_edge": 60}, face_crop=face_crop
+    )
     views = [ClipView(), *evaluation_views(2, 2), training_view(), training_view()]
     seeds = [None] * 5 + [11, 12]
-    together = clip_views(processor, path, views, [None if s is None else torch.Generator().manual_seed(s) for s in seeds])
+    together = clip_views(
+        processor, path, views, [None if s is None else torch.Generator().manual_seed(s) for s in seeds]
+    )
     for view, seed, pixels in zip(views, seeds, together):
         alone = clip_pixels(processor, path, view, None if seed is None else torch.Generator().manual_seed(seed))
         assert torch.equal(pixels, alone), view
@@ -95,8 +105,6 @@ def test_unreadable_image_in_a_folder_names_the_file(tmp_path):
     (folder / "3.png").write_bytes(b"garbage")
     with pytest.raises(ValueError, match=r"3\.png"):
         read_clip_frames(folder, 16)
-
-
 
 
 # ----- a clip that fails to decode mid-run --------------------------------------------------------

@@ -26,14 +26,20 @@ def write_raw(path, frames):
 def raw(tmp_path_factory):
     """A `folder` dataset of raw videos: three with the astronaut (panned, zoomed, still) and one without a face."""
     root = tmp_path_factory.mktemp("raw")
-    write_raw(root / "train" / "Happy" / "pan.mp4", astronaut_video(40, face_side=60, centre=((90, 100), (220, 140)))[0])
+    write_raw(
+        root / "train" / "Happy" / "pan.mp4", astronaut_video(40, face_side=60, centre=((90, 100), (220, 140)))[0]
+    )
     write_raw(root / "train" / "Sad" / "zoom.mp4", astronaut_video(30, face_side=(50, 80), seed=1)[0])
     write_raw(root / "test" / "Happy" / "still.mp4", astronaut_video(20, face_side=90, seed=2)[0])
     write_raw(root / "test" / "Sad" / "street.mp4", faceless_video(20))
     with open(root / "train.csv", "w", newline="") as handle:
-        csv.writer(handle).writerows([("path", "label"), ("train/Happy/pan.mp4", "Happy"), ("train/Sad/zoom.mp4", "Sad")])
+        csv.writer(handle).writerows(
+            [("path", "label"), ("train/Happy/pan.mp4", "Happy"), ("train/Sad/zoom.mp4", "Sad")]
+        )
     with open(root / "test.csv", "w", newline="") as handle:
-        csv.writer(handle).writerows([("path", "label"), ("test/Happy/still.mp4", "Happy"), ("test/Sad/street.mp4", "Sad")])
+        csv.writer(handle).writerows(
+            [("path", "label"), ("test/Happy/still.mp4", "Happy"), ("test/Sad/street.mp4", "Sad")]
+        )
     return root
 
 
@@ -52,7 +58,9 @@ def test_training_on_the_folders_sees_what_the_pipeline_sees(raw, cropped):
         dataset = ClipDataset(clips, plain)  # evaluation view: what training evaluates on
         for position, clip in enumerate(clips):
             source = raw / clip.path.relative_to(output).parent / f"{clip.path.name}.mp4"
-            assert len(list(clip.path.glob("*.png"))) == {"pan": 40, "zoom": 30, "still": 20}[clip.path.name]  # every frame
+            assert (
+                len(list(clip.path.glob("*.png"))) == {"pan": 40, "zoom": 30, "still": 20}[clip.path.name]
+            )  # every frame
             pipeline_pixels = faces(str(source))["pixel_values_videos"][0]
             assert torch.equal(dataset[position]["pixel_values_videos"], pipeline_pixels), clip.path
     assert not (output / "test" / "Sad" / "street").exists() and not (output / ".partial").exists()
@@ -88,15 +96,34 @@ def test_keep_writes_whole_frames_as_the_fallback_sees_them(raw, tmp_path):
     report = crop_faces(raw / "test.csv", tmp_path / "out", num_frames=16, no_face="keep", num_workers=1)
     assert report["counts"] == {"written": 1, "no_face": 1} and report["split_files"]["test.csv"]["dropped"] == 0
     whole = A3lignVideoProcessor()(str(tmp_path / "out" / "test" / "Sad" / "street"))["pixel_values_videos"]
-    assert torch.equal(whole, A3lignVideoProcessor(face_crop=True)(str(raw / "test" / "Sad" / "street.mp4"))["pixel_values_videos"])
+    assert torch.equal(
+        whole, A3lignVideoProcessor(face_crop=True)(str(raw / "test" / "Sad" / "street.mp4"))["pixel_values_videos"]
+    )
 
 
 def test_command_lists_and_errors(raw, tmp_path, capsys):
     (tmp_path / "list.txt").write_text("clips/still.mp4\n")
     write_raw(tmp_path / "clips" / "still.mp4", astronaut_video(12, face_side=90)[0])
-    assert data_cli(["crop-faces", "--input", str(tmp_path / "list.txt"), "--output", str(tmp_path / "out"),
-                     "--num_frames", "4", "--num_workers", "1"]) == 0
-    assert "1 clips -> " in capsys.readouterr().out and len(list((tmp_path / "out" / "clips" / "still").glob("*.png"))) == 12
+    assert (
+        data_cli(
+            [
+                "crop-faces",
+                "--input",
+                str(tmp_path / "list.txt"),
+                "--output",
+                str(tmp_path / "out"),
+                "--num_frames",
+                "4",
+                "--num_workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        "1 clips -> " in capsys.readouterr().out
+        and len(list((tmp_path / "out" / "clips" / "still").glob("*.png"))) == 12
+    )
     (tmp_path / "bad.txt").write_text("../outside.mp4\n")
     assert data_cli(["crop-faces", "--input", str(tmp_path / "bad.txt"), "--output", str(tmp_path / "o2")]) == 2
     assert "'../outside.mp4' at bad.txt:1 leads out of the list's folder" in capsys.readouterr().err

@@ -115,8 +115,11 @@ def test_declared_classes(tmp_path):
     assert "expected one of Sad, Happy" in report.problems[0][2]
     arguments = DatasetArguments("csv", str(tmp_path), classes="Sad, Happy")
     assert arguments.load("train").id2label == {0: "Sad", 1: "Happy"}
-    for bad, message in (("Sad,,Happy", "a blank class"), ("Sad,Happy,Sad", "'Sad' twice"),
-                         ("Sad,sad", "'Sad' and 'sad', which differ only in case")):
+    for bad, message in (
+        ("Sad,,Happy", "a blank class"),
+        ("Sad,Happy,Sad", "'Sad' twice"),
+        ("Sad,sad", "'Sad' and 'sad', which differ only in case"),
+    ):
         with pytest.raises(ValueError, match=message):
             DatasetArguments("csv", str(tmp_path), classes=bad).load("train")
 

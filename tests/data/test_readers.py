@@ -22,9 +22,17 @@ def dfew(tmp_path):
 def test_dfew_reader(dfew):
     report = load_split("dfew", dfew, "train", fold=1)
     assert report.id2label == dict(enumerate(DFEW_LABELS))
-    assert [(c.clip_id, c.label, c.num_frames) for c in report.clips] == [("00001", 0, 21), ("00002", 5, 22), ("00004", 2, 24)]
+    assert [(c.clip_id, c.label, c.num_frames) for c in report.clips] == [
+        ("00001", 0, 21),
+        ("00002", 5, 22),
+        ("00004", 2, 24),
+    ]
     assert report.listed == 6
-    assert [(k, c) for k, c, _ in report.problems] == [("empty", "00003"), ("unknown_label", "00005"), ("missing", "00006")]
+    assert [(k, c) for k, c, _ in report.problems] == [
+        ("empty", "00003"),
+        ("unknown_label", "00005"),
+        ("missing", "00006"),
+    ]
     assert "set_1.csv:6" in report.problems[1][2]  # names the file and line
     sixteen = load_split("dfew", dfew, "train", fold=1, dfew_frames="clip_224x224_16f")
     assert {c.num_frames for c in sixteen.clips} == {16} and len(sixteen.clips) == 4
@@ -46,7 +54,10 @@ def test_ferv39k_reader(tmp_path):
         frames(root / "2_ClipsforFaceCrop" / clip, count=8)
     report = load_split("ferv39k", root, "test")
     assert [(c.clip_id, report.id2label[c.label]) for c in report.clips] == [
-        ("Action/Happy/0001", "Happy"), ("Action/Sad/0002", "Sad"), ("Crime/Fear/0107", "Fear")]
+        ("Action/Happy/0001", "Happy"),
+        ("Action/Sad/0002", "Sad"),
+        ("Crime/Fear/0107", "Fear"),
+    ]
     assert [k for k, _, _ in report.problems] == ["unknown_label", "missing"]
 
 
@@ -57,7 +68,9 @@ def test_mafw_reader_tolerates_separators_and_encodings(tmp_path):
     (base / "set_1").mkdir(parents=True)
     (base / "set_2").mkdir(parents=True)
     # set_1: tab separated, GBK, a Chinese note column; set_2: spaces, UTF-8 with BOM, numeric labels.
-    (base / "set_1" / "train.txt").write_bytes("00025.mp4\tanger\t愤怒\n00026.mp4\tcontempt\t轻蔑\n00027.mp4\tjoy\t喜\n".encode("gbk"))
+    (base / "set_1" / "train.txt").write_bytes(
+        "00025.mp4\tanger\t愤怒\n00026.mp4\tcontempt\t轻蔑\n00027.mp4\tjoy\t喜\n".encode("gbk")
+    )
     (base / "set_2" / "train.txt").write_bytes("\ufeff00025 1\n00028 11\n00026 12\n".encode("utf-8"))
     (root / "data" / "clips").mkdir(parents=True)
     write_video(root / "data" / "clips" / "00025.mp4", noise_frames(9, 32, 32), "libx264", "yuv420p")
@@ -78,7 +91,11 @@ def test_annotation_list_takes_frame_counts_from_disk(tmp_path):
         frames(tmp_path / "frames" / name, count=count)
     (tmp_path / "train.txt").write_text("frames/a 10 0\nframes/b 16 1\nframes/c 7 2\nframes/d 9 1\n")
     report = load_split("annotation", tmp_path, "train")
-    assert [(c.clip_id, c.label, c.num_frames) for c in report.clips] == [("frames/a", 0, 10), ("frames/b", 1, 12), ("frames/c", 2, 7)]
+    assert [(c.clip_id, c.label, c.num_frames) for c in report.clips] == [
+        ("frames/a", 0, 10),
+        ("frames/b", 1, 12),
+        ("frames/c", 2, 7),
+    ]
     assert [(k, c) for k, c, _ in report.problems] == [("frame_count_mismatch", "frames/b"), ("missing", "frames/d")]
     assert "listed 16, 12 on disk" in report.problems[0][2]
     (tmp_path / "test.txt").write_text("frames/a ten 0\n")
@@ -88,7 +105,12 @@ def test_annotation_list_takes_frame_counts_from_disk(tmp_path):
 
 def test_csv_and_folder_tree(tmp_path):
     root = tmp_path / "tree"
-    for split, label, name in (("train", "calm", "x.mp4"), ("train", "tense", "y"), ("test", "tense", "z.mp4"), ("test", "odd", "w.mp4")):
+    for split, label, name in (
+        ("train", "calm", "x.mp4"),
+        ("train", "tense", "y"),
+        ("test", "tense", "z.mp4"),
+        ("test", "odd", "w.mp4"),
+    ):
         if name.endswith(".mp4"):
             (root / split / label).mkdir(parents=True, exist_ok=True)
             write_video(root / split / label / name, noise_frames(5, 32, 32), "libx264", "yuv420p")
@@ -97,7 +119,10 @@ def test_csv_and_folder_tree(tmp_path):
     train = load_split("folder", root, "train")
     assert train.id2label == {0: "calm", 1: "tense"} and [c.label for c in train.clips] == [0, 1]
     test = load_split("folder", root, "test")
-    assert [c.clip_id for c in test.clips] == ["tense/z.mp4"] and test.problems[0][:2] == ("unknown_label", "odd/w.mp4")
+    assert [c.clip_id for c in test.clips] == ["tense/z.mp4"] and test.problems[0][:2] == (
+        "unknown_label",
+        "odd/w.mp4",
+    )
 
     (tmp_path / "train.csv").write_text("path,label\ntree/train/calm/x.mp4,calm\ntree/train/tense/y,tense\n")
     (tmp_path / "test.csv").write_text("path,label\ntree/test/tense/z.mp4,1\ntree/missing.mp4,calm\n")
@@ -131,7 +156,11 @@ def test_duplicates_and_conflicts_are_reported_with_file_and_line(tmp_path):
     report = load_split("csv", labelled_csv(tmp_path, "train", rows), "train")
     assert [(c.clip_id, c.label) for c in report.clips] == [("a", 0), ("b", 0)]
     assert [(k, c) for k, c, _ in report.problems] == [
-        ("duplicate", "a"), ("conflict", "c"), ("conflict", "c"), ("duplicate", "./b")]
+        ("duplicate", "a"),
+        ("conflict", "c"),
+        ("conflict", "c"),
+        ("duplicate", "./b"),
+    ]
     assert "listed again at train.csv:4 (first at train.csv:2)" in report.problems[0][2]
     assert "'calm' at train.csv:5 and as 'tense' at train.csv:6" in report.problems[1][2]
     assert report.count("duplicate") == 2 and "duplicate             2" in report.format()
@@ -147,7 +176,11 @@ def test_paths_outside_the_data_root_are_reported(tmp_path):
     report = load_split("csv", tmp_path / "root", "train")
     assert [c.clip_id for c in report.clips] == ["a", "../elsewhere/x"]  # kept: only reported
     ((kind, clip_id, detail),) = report.problems
-    assert (kind, clip_id) == ("outside_root", "../elsewhere/x") and "train.csv:3" in detail and "outside the data root" in detail
+    assert (
+        (kind, clip_id) == ("outside_root", "../elsewhere/x")
+        and "train.csv:3" in detail
+        and "outside the data root" in detail
+    )
     with pytest.raises(ValueError, match="--strict: 1 problems"):
         load_split("csv", tmp_path / "root", "train", strict=True)
 

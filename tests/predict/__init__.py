@@ -43,7 +43,8 @@ def tinted_stretch(label: str, seconds: float, seed: int) -> np.ndarray:
 
 def train_tinted_run(root, *flags: str):
     """A tiny A3lign trained through the three BAP stages (2 epochs each, on cached frame embeddings) on 8 tinted
-    clips a class, in `root`, with `flags` last; returns its run folder (100% UAR on its 3 test clips a class, asserted)."""
+    clips a class, in `root`, with `flags` last; returns its run folder (100% UAR on its 3 test clips a class,
+    asserted)."""
     from a3lign.cli.train import main as train_cli
 
     torch.manual_seed(1)
@@ -54,17 +55,60 @@ def train_tinted_run(root, *flags: str):
         for label in TINTS:
             for k in range(count):
                 path = f"{split}/{label.lower()}_{k}.mp4"
-                write_mp4(root / "data" / path, tinted_clip(label, 1000 * (split == "test") + 10 * k + (label == "Sad")), RATE)
+                write_mp4(
+                    root / "data" / path,
+                    tinted_clip(label, 1000 * (split == "test") + 10 * k + (label == "Sad")),
+                    RATE,
+                )
                 rows.append((path, label))
         with open(root / "data" / f"{split}.csv", "w", newline="") as handle:
             csv.writer(handle).writerows(rows)
-    train_cli([
-        "--dataset", "csv", "--data_root", str(root / "data"), "--clip_model", str(root / "clip"), "--image_size", "32",
-        "--num_frames", "4", "--mat_sentences", "2", "--mat_tokens", "5", "--mat_learning_rate", "0.01",
-        "--dynamic_learning_rate", "0.01", "--config_overrides", '{"dynamic_dropout": 0.0}', "--stage_epochs", "2", "2", "2",
-        "--per_device_train_batch_size", "4", "--frame_cache_dir", str(root / "cache"), "--test_views", "1x1",
-        "--save_strategy", "no", "--report_to", "none", "--dataloader_num_workers", "0", "--use_cpu", "true",
-        "--disable_tqdm", "true", "--output_dir", str(root / "run"), *flags,
-    ])
+    train_cli(
+        [
+            "--dataset",
+            "csv",
+            "--data_root",
+            str(root / "data"),
+            "--clip_model",
+            str(root / "clip"),
+            "--image_size",
+            "32",
+            "--num_frames",
+            "4",
+            "--mat_sentences",
+            "2",
+            "--mat_tokens",
+            "5",
+            "--mat_learning_rate",
+            "0.01",
+            "--dynamic_learning_rate",
+            "0.01",
+            "--config_overrides",
+            '{"dynamic_dropout": 0.0}',
+            "--stage_epochs",
+            "2",
+            "2",
+            "2",
+            "--per_device_train_batch_size",
+            "4",
+            "--frame_cache_dir",
+            str(root / "cache"),
+            "--test_views",
+            "1x1",
+            "--save_strategy",
+            "no",
+            "--report_to",
+            "none",
+            "--dataloader_num_workers",
+            "0",
+            "--use_cpu",
+            "true",
+            "--disable_tqdm",
+            "true",
+            "--output_dir",
+            str(root / "run"),
+            *flags,
+        ]
+    )
     assert json.loads((root / "run" / "metrics.json").read_text())["uar"] == 100
     return root / "run"

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from transformers import AutoModelForVideoClassification, AutoVideoProcessor, pipeline
 
-from a3lign import A3lignVideoProcessor
 from a3lign.data.synthetic import write_mp4
 from a3lign.decoding_a3lign import FrameTiming, probe_clip
 from a3lign.predict import format_summary, frame_grid, predict_timeline, write_timeline
 
-from . import RATE, tinted_stretch, tiny_model_folder
 from ..scenes import astronaut_video, camera_video, faceless_video
-from ..videos import coded_frames, decode_index, noise_frames, write_frame_folder, write_video
+from ..videos import coded_frames, noise_frames, write_frame_folder, write_video
+from . import RATE, tinted_stretch, tiny_model_folder
 
 
 def load(folder, **overrides):
@@ -46,7 +45,10 @@ def test_the_switch_is_found_within_one_stride(tinted_run, tmp_path):
     assert [s["label"] for s in document["segments"]] == ["Happy", "Sad"] and document["frames_embedded"] == 32
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = format_summary(timeline)
-    assert "16.0 s at 8 fps (by its timestamps), 29 windows of 2 s every 0.5 s (32 frames through the vision tower)" in summary
+    assert (
+        "16.0 s at 8 fps (by its timestamps), 29 windows of 2 s every 0.5 s (32 frames through the vision tower)"
+        in summary
+    )
     assert document["rate"] == 8 and document["rate_source"] == "timestamps"
     assert "dominant emotion: Happy 5" in summary or "dominant emotion: Sad 5" in summary
 
@@ -98,10 +100,21 @@ def test_the_frame_grid():
     short = frame_grid(FrameTiming.constant(10, 8), num_frames=4, window=2, stride=0.5)
     assert short.frames == [1, 3, 6, 8] and short.starts == [0] and short.times == [(0.0, 1.25)]
     # a grid finer than the video's frames: frames repeat on the grid (each is still embedded once)
-    assert frame_grid(FrameTiming.constant(8, 2), num_frames=16, window=2, stride=0.5).frames[:8] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert frame_grid(FrameTiming.constant(8, 2), num_frames=16, window=2, stride=0.5).frames[:8] == [
+        0,
+        0,
+        0,
+        0,
+        1,
+        1,
+        1,
+        1,
+    ]
     # a decimal window is taken as written: 2.4 s / 16 = 0.15 s exactly, so a stride of 0.45 s is 3 steps
     assert frame_grid(FrameTiming.constant(300, 20), 16, 2.4, 0.45).frames[:4] == [1, 4, 7, 10]
-    with pytest.raises(ValueError, match=r"stride=0.3 s is invalid: .* multiple of window / num_frames = 0.5 s; use e.g. 0.5 or 1"):
+    with pytest.raises(
+        ValueError, match=r"stride=0.3 s is invalid: .* multiple of window / num_frames = 0.5 s; use e.g. 0.5 or 1"
+    ):
         frame_grid(FrameTiming.constant(80, 8), 4, 2, 0.3)
     with pytest.raises(ValueError, match="window=0 s is invalid"):
         frame_grid(FrameTiming.constant(80, 8), 4, 0, 0.5)
@@ -138,7 +151,9 @@ def test_a_face_is_placed_in_the_seconds_it_is_on_screen(untrained, tmp_path):
 def test_a_variable_rate_video_keeps_its_true_duration(untrained, tmp_path, suffix, codec):
     """Webcam and phone recordings have irregular frame times, and their stated rate can be far off (the WebM
     written here states 25 fps for frames 20 to 140 ms apart): times come from the timestamps."""
-    video = write_video(tmp_path / f"recording.{suffix}", noise_frames(30, 32, 32), codec, "yuv420p", rate=25, vfr=True)
+    video = write_video(
+        tmp_path / f"recording.{suffix}", noise_frames(30, 32, 32), codec, "yuv420p", rate=25, vfr=True
+    )
     info = probe_clip(video)
     assert info.num_frames == 30 and info.rate == pytest.approx(29 / 2.26)  # 29 gaps over 2.26 s of timestamps
     timeline = predict_timeline(*load(untrained), video, window=1, stride=0.25, progress=False)
@@ -172,7 +187,10 @@ def test_faces_are_tracked_over_the_video_and_their_absence_is_told(untrained, t
     for w in range(5):  # the box of each window with the face holds the true face of its middle frame
         x0, y0, x1, y1 = timeline.face_boxes[w]
         middle = truth[min(len(truth) - 1, int((w * 0.5 + 1) * RATE))]
-        assert abs((x0 + x1) / 2 - (middle[0] + middle[2]) / 2) < 12 and abs((y0 + y1) / 2 - (middle[1] + middle[3]) / 2) < 12
+        assert (
+            abs((x0 + x1) / 2 - (middle[0] + middle[2]) / 2) < 12
+            and abs((y0 + y1) / 2 - (middle[1] + middle[3]) / 2) < 12
+        )
     assert timeline.face_boxes[8] is None
     paths = write_timeline(timeline, tmp_path / "out")
     rows = list(csv.DictReader(open(paths["csv"])))
@@ -181,7 +199,10 @@ def test_faces_are_tracked_over_the_video_and_their_absence_is_told(untrained, t
     assert json.loads(paths["json"].read_text())["cuts"] == [4.0, 4.5, 5.0, 5.5]
     summary = format_summary(timeline)
     assert "1 stretch without it: 4.0-6.0 s" in summary and "4 shot cuts at 4.0 s, 4.5 s, 5.0 s, 5.5 s" in summary
-    with pytest.raises(ValueError, match=r"no face found in '.*street.mp4' between 4 s and 6 s \(frames 34 to 46; face_crop='strict'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"no face found in '.*street.mp4' between 4 s and 6 s \(frames 34 to 46; face_crop='strict'\)",
+    ):
         predict_timeline(*load(untrained, face_crop="strict"), video, window=2, stride=0.5, progress=False)
 
 
@@ -214,7 +235,9 @@ def test_a_video_shorter_than_its_window_tells_its_own_seconds(untrained, tmp_pa
     """1.5 s of a face then 0.5 s without, windows of 4 s: one window, sampled as the pipeline samples the clip, and
     the stretch without the face within the video's 2 s (its own segments of 2 s / 4), never past its end."""
     face, _ = astronaut_video(12, face_side=70)
-    video = write_video(tmp_path / "short.mp4", np.concatenate([face, faceless_video(4)]), "libx264", "yuv444p", rate=RATE)
+    video = write_video(
+        tmp_path / "short.mp4", np.concatenate([face, faceless_video(4)]), "libx264", "yuv444p", rate=RATE
+    )
     timeline = predict_timeline(*load(untrained, face_crop=True), video, window=4, stride=1, progress=False)
     assert timeline.times == [(0.0, 2.0)] and timeline.stretches_without_face == [(1.5, 2.0)]
     with pytest.raises(ValueError, match=r"between 1.5 s and 2 s \(frames 14 to 14;"):

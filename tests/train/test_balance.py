@@ -75,7 +75,10 @@ def test_balanced_sampling_is_dealt_out_across_ranks():
 
 
 def test_invalid_options_are_named():
-    with pytest.raises(ValueError, match="class_balance='oversample' is invalid: expected one of none, logit_adjustment, balanced_sampling"):
+    with pytest.raises(
+        ValueError,
+        match="class_balance='oversample' is invalid: expected one of none, logit_adjustment, balanced_sampling",
+    ):
         TrainingDataArguments(class_balance="oversample")
     with pytest.raises(ValueError, match="logit_adjustment_tau=-1"):
         TrainingDataArguments(logit_adjustment_tau=-1)
@@ -116,9 +119,25 @@ def test_a_run_records_the_prior_and_the_option(tmp_path, lopsided, clip_dir, ba
     bap.BAPTrainer._get_train_sampler = spy
     try:
         out = tmp_path / "run"
-        flags = [*common_flags(lopsided, clip_dir), "--stage_epochs", "1", "1", "1", "--per_device_train_batch_size", "4",
-                 "--class_balance", balance, "--test_views", "1x1", "--save_strategy", "no", "--report_to", "none",
-                 "--output_dir", str(out)]
+        flags = [
+            *common_flags(lopsided, clip_dir),
+            "--stage_epochs",
+            "1",
+            "1",
+            "1",
+            "--per_device_train_batch_size",
+            "4",
+            "--class_balance",
+            balance,
+            "--test_views",
+            "1x1",
+            "--save_strategy",
+            "no",
+            "--report_to",
+            "none",
+            "--output_dir",
+            str(out),
+        ]
         if cache:
             flags += ["--frame_cache_dir", str(tmp_path / "cache"), "--frame_cache_views", "2"]
         train_cli(flags)
@@ -143,8 +162,14 @@ def test_logit_adjustment_leaves_evaluation_alone(tester):
 
     model = tester.build_model()
     args = TrainingArguments(output_dir="/tmp/unused", use_cpu=True, report_to="none")
-    trainer = BAPTrainer(model=model, args=args, bap=BAPArguments(stage_epochs=[1, 1, 1]), class_balance="logit_adjustment",
-                         class_prior=[0.9, 0.08, 0.02], logit_adjustment_tau=1.0)
+    trainer = BAPTrainer(
+        model=model,
+        args=args,
+        bap=BAPArguments(stage_epochs=[1, 1, 1]),
+        class_balance="logit_adjustment",
+        class_prior=[0.9, 0.08, 0.02],
+        logit_adjustment_tau=1.0,
+    )
     torch.manual_seed(0)
     inputs = {"frame_embeddings": torch.randn(4, 4, 16), "labels": torch.tensor([0, 1, 2, 1])}
     model.eval()

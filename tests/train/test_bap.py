@@ -1,6 +1,8 @@
 """BAP, the training side's one owner of what trains when: the groups of each stage, and real
 `Trainer.train()` runs (what moves in each stage, one synchronization, exact resume, CLIP in eval mode)."""
 
+import dataclasses
+
 import pytest
 import torch
 from transformers import TrainerCallback, TrainingArguments
@@ -8,7 +10,14 @@ from transformers import TrainerCallback, TrainingArguments
 from a3lign import A3lignModel
 from a3lign.train.arguments import DEFAULT_LEARNING_RATES, A3lignTrainingArguments, BAPArguments
 from a3lign.train.bap import (
-    BAP_STAGE_GROUPS, STAGED_GROUPS, BAPTrainer, StageLR, apply_stage, parameter_groups, stage_at_epoch,
+    BAP_STAGE_GROUPS,
+    STAGED_GROUPS,
+    BAPTrainer,
+    StageLR,
+    apply_stage,
+    parameter_groups,
+    realign_class_path,
+    stage_at_epoch,
     unfreeze_all_stages,
 )
 
@@ -98,9 +107,18 @@ def make_trainer(tester, output_dir, bap, init_seed=0, **args):
     model = A3lignModel(tester.get_config(bap_stage=1))
     config = model.config
     values = dict(
-        output_dir=str(output_dir), per_device_train_batch_size=4, num_train_epochs=bap.total_epochs,
-        eval_strategy="no", save_strategy="epoch", logging_strategy="no", report_to=[], seed=0,
-        use_cpu=True, optim="adamw_torch", weight_decay=0.01, disable_tqdm=True,
+        output_dir=str(output_dir),
+        per_device_train_batch_size=4,
+        num_train_epochs=bap.total_epochs,
+        eval_strategy="no",
+        save_strategy="epoch",
+        logging_strategy="no",
+        report_to=[],
+        seed=0,
+        use_cpu=True,
+        optim="adamw_torch",
+        weight_decay=0.01,
+        disable_tqdm=True,
     )
     training_args = TrainingArguments(**(values | args))
     return BAPTrainer(model=model, args=training_args, train_dataset=PixelClips(12, config), bap=bap)
@@ -108,7 +126,9 @@ def make_trainer(tester, output_dir, bap, init_seed=0, **args):
 
 @pytest.fixture
 def bap():
-    return BAPArguments(stage_epochs=[1, 2, 1], mat_learning_rate=1e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0)
+    return BAPArguments(
+        stage_epochs=[1, 2, 1], mat_learning_rate=1e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0
+    )
 
 
 def test_each_stage_trains_exactly_its_groups(tester, tmp_path, bap):
@@ -136,6 +156,31 @@ def test_each_stage_trains_exactly_its_groups(tester, tmp_path, bap):
                 assert torch.equal(value, encoder[name.replace(f"blocks.{k}.", f"blocks.{index}.", 1)]), name
     assert torch.equal(jas["position_embedding"], end_of_stage_2["video_dynamic_encoder"]["position_embedding"])
     assert changed(snapshots.starts[2], snapshots.starts[3], "jas")
+
+
+def test_realignment_carries_stage_2_class_embeddings_into_stage_3(tester, tmp_path, bap):
+    """--stage3_realign_steps: at the switch, the MAT alone moves until the JAS gives stage 2's class embeddings;
+    nothing else moves, the groups' trainability is restored, and each stage's seconds are counted."""
+    torch.manual_seed(0)
+    model = A3lignModel(tester.get_config(bap_stage=2)).eval()
+    targets = model.get_class_embeddings(use_cache=False).detach()
+    model.synchronize_modules()
+    model.set_bap_stage(3)
+    frozen = {n: p.clone() for n, p in model.named_parameters() if not n.startswith("mat.")}
+    trains = {n: p.requires_grad for n, p in model.named_parameters()}
+    before, after = realign_class_path(model, targets, steps=60, learning_rate=1e-2)
+    assert after > before + 0.1, (before, after)
+    with torch.no_grad():
+        cosine = torch.nn.functional.cosine_similarity(model.get_class_embeddings(use_cache=False), targets).mean()
+    assert float(cosine) == pytest.approx(after, abs=1e-5)
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == trains
+    # In a run: the callback re-aligns once, at the switch, and times each stage.
+    trainer = make_trainer(tester, tmp_path, dataclasses.replace(bap, stage3_realign_steps=20), save_strategy="no")
+    trainer.train()
+    start, end = trainer.bap_callback.realignment
+    assert end > start and set(trainer.bap_callback.stage_seconds) == {1, 2, 3}
+    assert all(seconds > 0 for seconds in trainer.bap_callback.stage_seconds.values())
 
 
 def test_frozen_clip_runs_in_eval_mode_while_training(tester, tmp_path, bap):
@@ -181,15 +226,23 @@ def test_stage_lr_schedule():
     assert lr(20) == 0.0 and lr(29) == 0.0  # the group does not train in stage 2
     assert lr(31) == pytest.approx(0.5)  # stage 3 peak after its warm-up
     # Frozen for the first half of stage 3 (steps 30-39), then warm-up and cosine over steps 40-49.
-    delayed = StageLR(peaks=[1.0, 0.0, 0.5], stage_epochs=[2, 1, 2], steps_per_epoch=10, warmup_ratio=0.2,
-                      frozen=[0.0, 0.0, 0.5])
+    delayed = StageLR(
+        peaks=[1.0, 0.0, 0.5], stage_epochs=[2, 1, 2], steps_per_epoch=10, warmup_ratio=0.2, frozen=[0.0, 0.0, 0.5]
+    )
     assert delayed(0) == pytest.approx(0.25) and all(delayed(step) == 0.0 for step in range(30, 40))
     assert delayed(40) == pytest.approx(0.25) and delayed(41) == pytest.approx(0.5) and delayed(49) < 0.05
     assert stage_at_epoch(BAPArguments(stage_epochs=[0, 3, 2]).stage_epochs, 0) == 2
 
 
-@pytest.mark.parametrize("kwargs", [dict(stage_epochs=[1, 2]), dict(stage_epochs=[0, 0, 0]),
-                                    dict(mat_learning_rate=-1.0), dict(jas_frozen_ratio=1.0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(stage_epochs=[1, 2]),
+        dict(stage_epochs=[0, 0, 0]),
+        dict(mat_learning_rate=-1.0),
+        dict(jas_frozen_ratio=1.0),
+    ],
+)
 def test_invalid_schedules(kwargs):
     with pytest.raises(ValueError):
         BAPArguments(**kwargs)
@@ -199,15 +252,29 @@ def test_learning_rates_follow_the_optimizer_unless_given():
     bap = BAPArguments()
     assert bap.learning_rates("adamw_torch") == DEFAULT_LEARNING_RATES["adamw"]
     assert bap.learning_rates("sgd") == DEFAULT_LEARNING_RATES["sgd"]
-    assert BAPArguments(mat_learning_rate=0.5).learning_rates("sgd") == {"mat": 0.5, **{"dynamic": DEFAULT_LEARNING_RATES["sgd"]["dynamic"]}}
+    assert BAPArguments(mat_learning_rate=0.5).learning_rates("sgd") == {
+        "mat": 0.5,
+        **{"dynamic": DEFAULT_LEARNING_RATES["sgd"]["dynamic"]},
+    }
     with pytest.raises(ValueError, match="adafactor.*--mat_learning_rate"):
         bap.learning_rates("adafactor")
-    assert BAPArguments(mat_learning_rate=1.0, dynamic_learning_rate=2.0).learning_rates("adafactor") == {"mat": 1.0, "dynamic": 2.0}
+    assert BAPArguments(mat_learning_rate=1.0, dynamic_learning_rate=2.0).learning_rates("adafactor") == {
+        "mat": 1.0,
+        "dynamic": 2.0,
+    }
 
 
-@pytest.mark.parametrize("flag", [dict(learning_rate=1e-3), dict(num_train_epochs=5), dict(max_steps=10),
-                                  dict(lr_scheduler_type="constant"), dict(warmup_steps=3),
-                                  dict(load_best_model_at_end=True, eval_strategy="epoch", save_strategy="epoch")])
+@pytest.mark.parametrize(
+    "flag",
+    [
+        dict(learning_rate=1e-3),
+        dict(num_train_epochs=5),
+        dict(max_steps=10),
+        dict(lr_scheduler_type="constant"),
+        dict(warmup_steps=3),
+        dict(load_best_model_at_end=True, eval_strategy="epoch", save_strategy="epoch"),
+    ],
+)
 def test_trainer_flags_that_bap_owns_are_refused_not_ignored(tmp_path, flag):
     with pytest.raises(ValueError, match="is not used by BAP"):
         A3lignTrainingArguments(output_dir=str(tmp_path), **flag)
@@ -219,14 +286,22 @@ def test_sgd_gets_the_papers_momentum(tmp_path):
 
 def test_optimizer_groups_get_their_rates(tester, tmp_path):
     """The MAT and the temporal modules get their own peak rates; the JAS waits for jas_frozen_ratio of stage 3."""
-    bap = BAPArguments(stage_epochs=[1, 1, 2], mat_learning_rate=0.1, dynamic_learning_rate=0.3, stage_warmup_ratio=0.0,
-                       jas_frozen_ratio=0.5, jas_learning_rate_ratio=0.5)
+    bap = BAPArguments(
+        stage_epochs=[1, 1, 2],
+        mat_learning_rate=0.1,
+        dynamic_learning_rate=0.3,
+        stage_warmup_ratio=0.0,
+        jas_frozen_ratio=0.5,
+        jas_learning_rate_ratio=0.5,
+    )
     trainer = make_trainer(tester, tmp_path, bap, save_strategy="no")
     trainer.create_optimizer_and_scheduler(num_training_steps=12)
     rates = {}
     for step in (0, 3, 6, 9):
-        rates[step] = {g["bap_group"]: lr for g, lr in zip(trainer.optimizer.param_groups,
-                                                             [f(step) for f in trainer.lr_scheduler.lr_lambdas])}
+        rates[step] = {
+            g["bap_group"]: lr
+            for g, lr in zip(trainer.optimizer.param_groups, [f(step) for f in trainer.lr_scheduler.lr_lambdas])
+        }
     assert rates[0]["mat"] == pytest.approx(0.1) and rates[0]["text_dynamic_encoder"] == pytest.approx(0.3)
     assert rates[0]["video_dynamic_encoder"] == 0.0 and rates[3]["video_dynamic_encoder"] == pytest.approx(0.3)
     assert rates[6]["jas"] == 0.0 and rates[6]["mat"] == pytest.approx(0.1)  # stage 3, the MAT first
@@ -236,7 +311,9 @@ def test_optimizer_groups_get_their_rates(tester, tmp_path):
 def test_resuming_with_another_schedule_is_refused(tester, tmp_path, bap):
     full = make_trainer(tester, tmp_path / "full", bap)
     full.train()
-    other = BAPArguments(stage_epochs=[1, 2, 1], mat_learning_rate=5e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0)
+    other = BAPArguments(
+        stage_epochs=[1, 2, 1], mat_learning_rate=5e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0
+    )
     resumed = make_trainer(tester, tmp_path / "resumed", other)
     with pytest.raises(ValueError, match="another BAP schedule"):
         resumed.train(resume_from_checkpoint=str(tmp_path / "full" / "checkpoint-6"))

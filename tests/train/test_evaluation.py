@@ -12,8 +12,12 @@ def coded(shape_after_frames, views=None):
 
 
 def test_shuffled_frames_permutes_cached_embeddings_and_pixels():
-    for key, views, per_frame in (("frame_embeddings", None, (3,)), ("pixel_values_videos", None, (3, 2, 2)),
-                                  ("frame_embeddings", 4, (3,)), ("pixel_values_videos", 2, (3, 2, 2))):
+    for key, views, per_frame in (
+        ("frame_embeddings", None, (3,)),
+        ("pixel_values_videos", None, (3, 2, 2)),
+        ("frame_embeddings", 4, (3,)),
+        ("pixel_values_videos", 2, (3, 2, 2)),
+    ):
         frames = coded(per_frame, views)
         dataset = ShuffledFrames([{key: frames, "labels": 1}] * 2, seed=0)
         first, again, other = dataset[0][key], dataset[0][key], dataset[1][key]
@@ -30,10 +34,14 @@ def test_multi_view_logits_are_the_views_average():
             return type("Out", (), {"logits": frame_embeddings.mean(1)})()
 
     single = torch.randn(2, 4, 3)
-    assert torch.equal(view_averaged_logits(Model(), {"frame_embeddings": single}, "cpu", torch.float32), single.mean(1))
+    assert torch.equal(
+        view_averaged_logits(Model(), {"frame_embeddings": single}, "cpu", torch.float32), single.mean(1)
+    )
     views = torch.randn(2, 5, 4, 3)
     expected = views.mean(2).mean(1)
-    torch.testing.assert_close(view_averaged_logits(Model(), {"frame_embeddings": views}, "cpu", torch.float32), expected)
+    torch.testing.assert_close(
+        view_averaged_logits(Model(), {"frame_embeddings": views}, "cpu", torch.float32), expected
+    )
 
 
 def test_evaluation_runs_in_the_runs_precision(tester):
@@ -41,8 +49,10 @@ def test_evaluation_runs_in_the_runs_precision(tester):
     from a3lign.train.evaluation import evaluate_model
 
     model = tester.build_model(num_frames=4)
-    data = [{"frame_embeddings": torch.randn(2, 4, model.config.clip_config.projection_dim), "labels": k % 3}
-            for k in range(6)]
+    data = [
+        {"frame_embeddings": torch.randn(2, 4, model.config.clip_config.projection_dim), "labels": k % 3}
+        for k in range(6)
+    ]
     seen = []
     forward = model.forward
     model.forward = lambda **inputs: seen.append(torch.is_autocast_enabled("cpu")) or forward(**inputs)

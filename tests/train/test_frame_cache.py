@@ -9,10 +9,9 @@ import torch
 from transformers import TrainingArguments
 
 from a3lign import A3lignVideoProcessor
-from a3lign.data import load_split, synthesize
+from a3lign.data import ClipView, clip_pixels, load_split, synthesize
 from a3lign.train.arguments import BAPArguments
 from a3lign.train.bap import BAPTrainer
-from a3lign.data import ClipView, clip_pixels
 from a3lign.train.frame_cache import CachedEmbeddings, CachedViews, FrameEmbeddingCache
 
 
@@ -59,8 +58,15 @@ def test_cached_training_views_follow_the_run_options(tmp_path, clips, setup):
         generator = torch.Generator().manual_seed(2 * 1_000_003 + 3 * 1_009 + 1)
         assert torch.equal(cache.view_pixels(3, 1), clip_pixels(processor, clips[3].path, training, generator))
     flipped = FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=1, seed=2)
-    unflipped = FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=1, seed=2,
-                                    training=ClipView(random_segments=True, augment=True, flip=False))
+    unflipped = FrameEmbeddingCache(
+        tmp_path,
+        model,
+        processor,
+        clips,
+        training_views=1,
+        seed=2,
+        training=ClipView(random_segments=True, augment=True, flip=False),
+    )
     assert flipped.path != unflipped.path
     # Over the clips, the default training view flips some of them; the unflipped one never does.
     flips = [not torch.equal(flipped.view_pixels(i, 1), unflipped.view_pixels(i, 1)) for i in range(len(clips))]
@@ -88,9 +94,13 @@ def test_key_separates_every_setting(tmp_path, clips, tester, setup):
     other_frames = tester.build_model(num_frames=8, id2label={i: str(i) for i in range(7)})
     other_clip = tester.build_model(seed=3, num_frames=4, id2label={i: str(i) for i in range(7)})
     variants = [
-        FrameEmbeddingCache(tmp_path, other_frames, A3lignVideoProcessor.from_model_config(other_frames.config), clips),
+        FrameEmbeddingCache(
+            tmp_path, other_frames, A3lignVideoProcessor.from_model_config(other_frames.config), clips
+        ),
         FrameEmbeddingCache(tmp_path, other_clip, processor, clips),  # other CLIP weights
-        FrameEmbeddingCache(tmp_path, model, A3lignVideoProcessor.from_model_config(model.config, size={"shortest_edge": 40}), clips),
+        FrameEmbeddingCache(
+            tmp_path, model, A3lignVideoProcessor.from_model_config(model.config, size={"shortest_edge": 40}), clips
+        ),
         FrameEmbeddingCache(tmp_path, model, processor, clips, training_views=3),
         FrameEmbeddingCache(tmp_path, model, processor, clips, seed=1),
         FrameEmbeddingCache(tmp_path, model, processor, clips[:-1]),
@@ -135,12 +145,23 @@ def test_training_on_cached_embeddings_matches_training_on_pixels(tmp_path, clip
     # The same views both ways: view 1 as pixels, and as cached embeddings.
     pixels = [{"pixel_values_videos": cache.view_pixels(i, 1), "labels": c.label} for i, c in enumerate(clips)]
     cached = [{"frame_embeddings": embeddings[i, 1], "labels": c.label} for i, c in enumerate(clips)]
-    bap = BAPArguments(stage_epochs=[1, 1, 1], mat_learning_rate=0.05, dynamic_learning_rate=0.05, stage_warmup_ratio=0.0)
+    bap = BAPArguments(
+        stage_epochs=[1, 1, 1], mat_learning_rate=0.05, dynamic_learning_rate=0.05, stage_warmup_ratio=0.0
+    )
     trained = {}
     for name, dataset in (("pixels", pixels), ("cached", cached)):
-        args = TrainingArguments(output_dir=str(tmp_path / name), per_device_train_batch_size=4, num_train_epochs=3,
-                                 use_cpu=True, save_strategy="no", report_to=[], optim="sgd", seed=0,
-                                 disable_tqdm=True, remove_unused_columns=False)
+        args = TrainingArguments(
+            output_dir=str(tmp_path / name),
+            per_device_train_batch_size=4,
+            num_train_epochs=3,
+            use_cpu=True,
+            save_strategy="no",
+            report_to=[],
+            optim="sgd",
+            seed=0,
+            disable_tqdm=True,
+            remove_unused_columns=False,
+        )
         trainer = BAPTrainer(model=copy.deepcopy(model), args=args, bap=bap, train_dataset=dataset)
         trainer.train()
         trained[name] = trainer.model.eval()

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 from huggingface_hub import HfApi, ModelCard, RepoUrl
 from huggingface_hub.utils import filter_repo_objects
@@ -44,19 +43,36 @@ def test_the_card_of_a_run_parses_and_holds_its_figures(tinted_run):
     for name, value in metrics["per_class_recall"].items():
         assert f"| {name} | {value:.2f} |" in card.text
     assert "![confusion matrix](confusion_matrix.png)" in card.text and (tinted_run / "confusion_matrix.png").exists()
-    assert "trust_remote_code=True" in card.text and "## Limits" in card.text and "Not for decisions about people" in card.text
+    assert (
+        "trust_remote_code=True" in card.text
+        and "## Limits" in card.text
+        and "Not for decisions about people" in card.text
+    )
 
 
 def figures(**overrides) -> dict:
     """A five-fold dataset's run figures, as `run_bap` gathers them, with multi-view testing."""
     run = {
-        "name": "dfew-1", "hub_model_id": "me/dfew-1", "num_frames": 16, "dataset": "dfew", "fold": "1",
-        "clip_model": "openai/clip-vit-large-patch14", "labels": ["Happy", "Sad"], "train_clips": 9356,
-        "test_clips": 2341, "skipped": {"train": 0, "test": 0}, "stage_epochs": [20, 20, 20],
-        "learning_rates": {"mat": 1e-3, "dynamic": 1e-2}, "jas_frozen_ratio": 0.3, "jas_learning_rate_ratio": 0.1,
-        "optim": "sgd (momentum=0.9)", "total_batch_size": 48, "lora": None,
+        "name": "dfew-1",
+        "hub_model_id": "me/dfew-1",
+        "num_frames": 16,
+        "dataset": "dfew",
+        "fold": "1",
+        "clip_model": "openai/clip-vit-large-patch14",
+        "labels": ["Happy", "Sad"],
+        "train_clips": 9356,
+        "test_clips": 2341,
+        "skipped": {"train": 0, "test": 0},
+        "stage_epochs": [20, 20, 20],
+        "learning_rates": {"mat": 1e-3, "dynamic": 1e-2},
+        "jas_frozen_ratio": 0.3,
+        "jas_learning_rate_ratio": 0.1,
+        "optim": "sgd (momentum=0.9)",
+        "total_batch_size": 48,
+        "lora": None,
         "final": {"uar": 64.123, "war": 75.456, "per_class_recall": [80.0, 48.246]},
-        "multi_view": {"views": "2x2", "uar": 65.5, "war": 76.25}, "best_epoch": None,
+        "multi_view": {"views": "2x2", "uar": 65.5, "war": 76.25},
+        "best_epoch": None,
     }
     return run | overrides
 
@@ -106,23 +122,46 @@ class LocalHub(HfApi):
 def test_push_to_hub_uploads_what_loading_needs(tmp_path, monkeypatch):
     monkeypatch.setattr(LocalHub, "ROOT", tmp_path / "hub")
     monkeypatch.setattr("a3lign.train.hub.HfApi", LocalHub)
-    run = train_tinted_run(tmp_path, "--push_to_hub", "true", "--hub_model_id", "tiny-dfer", "--save_strategy", "epoch",
-                           "--save_total_limit", "1")
+    run = train_tinted_run(
+        tmp_path,
+        "--push_to_hub",
+        "true",
+        "--hub_model_id",
+        "tiny-dfer",
+        "--save_strategy",
+        "epoch",
+        "--save_total_limit",
+        "1",
+    )
     assert list(run.glob("checkpoint-*")), "the run kept a checkpoint locally"
     repo = tmp_path / "hub" / "tester" / "tiny-dfer"
     pushed = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()}
-    assert {"config.json", "model.safetensors", "video_preprocessor_config.json", "configuration_a3lign.py",
-            "modeling_a3lign.py", "processing_a3lign.py", "decoding_a3lign.py", "faces_a3lign.py", "pipeline_a3lign.py",
-            "README.md", "metrics.json", "confusion_matrix.png", "training_curves.png"} <= pushed
+    assert {
+        "config.json",
+        "model.safetensors",
+        "video_preprocessor_config.json",
+        "configuration_a3lign.py",
+        "modeling_a3lign.py",
+        "processing_a3lign.py",
+        "decoding_a3lign.py",
+        "faces_a3lign.py",
+        "pipeline_a3lign.py",
+        "README.md",
+        "metrics.json",
+        "confusion_matrix.png",
+        "training_curves.png",
+    } <= pushed
     assert not [name for name in pushed if name.startswith("checkpoint-")]
 
     card = ModelCard.load(repo / "README.md")  # the card knows where it lives
     assert 'model="tester/tiny-dfer"' in card.text and card.data.model_name == "tiny-dfer"
-    model = AutoModelForVideoClassification.from_pretrained(repo, trust_remote_code=True).eval()
+    AutoModelForVideoClassification.from_pretrained(repo, trust_remote_code=True).eval()  # loads from the repo
     processor = AutoVideoProcessor.from_pretrained(repo, trust_remote_code=True)
     package = Path(a3lign.__file__).parent
     for code in ("configuration_a3lign.py", "modeling_a3lign.py", "processing_a3lign.py", "pipeline_a3lign.py"):
-        assert (repo / code).read_text() == (package / code).read_text()  # loading without the package: test_hf_contract
+        assert (repo / code).read_text() == (
+            package / code
+        ).read_text()  # loading without the package: test_hf_contract
     classify = pipeline("video-classification", model=str(repo), trust_remote_code=True)
     for label in ("Happy", "Sad"):
         assert classify(tinted_clip(label, seed=4242))[0]["label"] == label
@@ -176,5 +215,7 @@ def test_a_hub_revision_is_created_before_training_and_named_on_failure(tmp_path
     monkeypatch.setattr("a3lign.train.hub.HfApi", Failing)
     push = HubPush("tiny", revision="fold-1")
     push.create()
-    with pytest.raises(RuntimeError, match=r"'.*run' is complete.*upload_folder\(repo_id='tester/tiny'.*revision='fold-1'\)"):
+    with pytest.raises(
+        RuntimeError, match=r"'.*run' is complete.*upload_folder\(repo_id='tester/tiny'.*revision='fold-1'\)"
+    ):
         push.upload(tmp_path / "run", "message")

@@ -48,11 +48,32 @@ def clip_dir(tmp_path_factory):
 
 def common_flags(data_root, clip_dir, dataset="synthetic"):
     return [
-        "--dataset", dataset, "--data_root", str(data_root), "--clip_model", str(clip_dir),
-        "--image_size", "32", "--num_frames", "4", "--mat_sentences", "2", "--mat_tokens", "5",
-        "--mat_learning_rate", "0.01", "--dynamic_learning_rate", "0.01",
-        "--dataloader_num_workers", "0", "--use_cpu", "true", "--disable_tqdm", "true",
-        "--config_overrides", '{"dynamic_dropout": 0.0}',
+        "--dataset",
+        dataset,
+        "--data_root",
+        str(data_root),
+        "--clip_model",
+        str(clip_dir),
+        "--image_size",
+        "32",
+        "--num_frames",
+        "4",
+        "--mat_sentences",
+        "2",
+        "--mat_tokens",
+        "5",
+        "--mat_learning_rate",
+        "0.01",
+        "--dynamic_learning_rate",
+        "0.01",
+        "--dataloader_num_workers",
+        "0",
+        "--use_cpu",
+        "true",
+        "--disable_tqdm",
+        "true",
+        "--config_overrides",
+        '{"dynamic_dropout": 0.0}',
     ]
 
 
@@ -93,15 +114,40 @@ def test_train_bap_from_yaml_writes_a_complete_run_folder(tmp_path, synthetic, c
     assert (out / "video_preprocessor_config.json").exists()
 
     # Evaluation on its own, in order and with shuffled frames (Table 5's protocol).
-    plain = evaluate_cli(["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic), "--num_workers", "0"])
+    plain = evaluate_cli(
+        ["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic), "--num_workers", "0"]
+    )
     assert plain["num_clips"] == 21 and plain["uar"] == pytest.approx(metrics["uar"])
-    shuffled = evaluate_cli(["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic),
-                             "--num_workers", "0", "--shuffle_frames"])
+    shuffled = evaluate_cli(
+        [
+            "--model",
+            str(out),
+            "--dataset",
+            "synthetic",
+            "--data_root",
+            str(synthetic),
+            "--num_workers",
+            "0",
+            "--shuffle_frames",
+        ]
+    )
     assert shuffled["num_clips"] == 21 and (out / "eval_synthetic_shuffled.json").exists()
     # Multi-view testing (the default 2x2 of the run): the same figures from the run and from evaluate.
     assert metrics["multi_view"]["views"] == "2x2" and "| 2x2 (logits averaged) |" in card
-    multi = evaluate_cli(["--model", str(out), "--dataset", "synthetic", "--data_root", str(synthetic),
-                          "--num_workers", "0", "--test_views", "2x2"])
+    multi = evaluate_cli(
+        [
+            "--model",
+            str(out),
+            "--dataset",
+            "synthetic",
+            "--data_root",
+            str(synthetic),
+            "--num_workers",
+            "0",
+            "--test_views",
+            "2x2",
+        ]
+    )
     assert multi["num_clips"] == 21 and multi["uar"] == pytest.approx(metrics["multi_view"]["uar"])
 
 
@@ -119,21 +165,60 @@ def test_two_processes_match_one(tmp_path, synthetic, clip_dir):
     """DDP (gloo, CPU): identical weights on both ranks, equal to one process with the same global batch."""
     # SGD (the paper's): updates linear in the gradients. Adam turns float-level noise in gradients that
     # are exactly zero in theory (attention key biases) into learning-rate-sized steps.
-    flags = [*common_flags(synthetic, clip_dir), "--optim", "sgd", "--optim_args", "momentum=0.9",
-             "--stage_epochs", "1", "1", "1", "--save_strategy", "no",
-             "--train_random_segments", "false", "--train_augment", "false", "--report_to", "none"]
+    flags = [
+        *common_flags(synthetic, clip_dir),
+        "--optim",
+        "sgd",
+        "--optim_args",
+        "momentum=0.9",
+        "--stage_epochs",
+        "1",
+        "1",
+        "1",
+        "--save_strategy",
+        "no",
+        "--train_random_segments",
+        "false",
+        "--train_augment",
+        "false",
+        "--report_to",
+        "none",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     single, double = tmp_path / "single", tmp_path / "double"
     single.mkdir(), double.mkdir()
     driver = str(ROOT / "tests" / "train" / "ddp_driver.py")
     commands = {
-        single: [sys.executable, driver, str(single), *flags, "--output_dir", str(single),
-                 "--per_device_train_batch_size", "4"],
-        double: [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-                 driver, str(double), *flags, "--output_dir", str(double), "--per_device_train_batch_size", "2",
-                 "--ddp_backend", "gloo"],
+        single: [
+            sys.executable,
+            driver,
+            str(single),
+            *flags,
+            "--output_dir",
+            str(single),
+            "--per_device_train_batch_size",
+            "4",
+        ],
+        double: [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29533",
+            driver,
+            str(double),
+            *flags,
+            "--output_dir",
+            str(double),
+            "--per_device_train_batch_size",
+            "2",
+            "--ddp_backend",
+            "gloo",
+        ],
     }
-    for folder, command in commands.items():
+    for command in commands.values():
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-4000:]
     rank0, rank1 = (torch.load(double / f"weights_rank{r}.pt") for r in (0, 1))
@@ -155,14 +240,32 @@ class GroupSnapshots(TrainerCallback):
 
 
 def test_lora_trains_adapters_with_the_stages_and_merges(tmp_path, tester, clip_dir):
-    model_args = ModelArguments(clip_model=str(clip_dir), image_size=32, num_frames=4, mat_sentences=2, mat_tokens=5,
-                                lora_r=2, lora_target="both", config_overrides='{"dynamic_dropout": 0.0}')
+    model_args = ModelArguments(
+        clip_model=str(clip_dir),
+        image_size=32,
+        num_frames=4,
+        mat_sentences=2,
+        mat_tokens=5,
+        lora_r=2,
+        lora_target="both",
+        config_overrides='{"dynamic_dropout": 0.0}',
+    )
     torch.manual_seed(0)
     model = build_model(model_args, {i: f"c{i}" for i in range(3)}, first_stage=1)
-    bap = BAPArguments(stage_epochs=[1, 1, 1], mat_learning_rate=1e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0)
-    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=4, num_train_epochs=3, use_cpu=True,
-                             save_strategy="no", report_to=[], optim="adamw_torch", disable_tqdm=True,
-                             remove_unused_columns=False)
+    bap = BAPArguments(
+        stage_epochs=[1, 1, 1], mat_learning_rate=1e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0
+    )
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        num_train_epochs=3,
+        use_cpu=True,
+        save_strategy="no",
+        report_to=[],
+        optim="adamw_torch",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+    )
     trainer = BAPTrainer(model=model, args=args, bap=bap, train_dataset=PixelClips(8, model.config))
     snapshots = GroupSnapshots()
     trainer.add_callback(snapshots)
@@ -183,8 +286,11 @@ def test_lora_trains_adapters_with_the_stages_and_merges(tmp_path, tester, clip_
                 return group
         return "clip"
 
-    expected = {0: {"mat", "text_dynamic_encoder", "text_lora"}, 1: {"video_dynamic_encoder", "vision_lora"},
-                2: {"mat", "jas", "text_lora", "vision_lora"}}
+    expected = {
+        0: {"mat", "text_dynamic_encoder", "text_lora"},
+        1: {"video_dynamic_encoder", "vision_lora"},
+        2: {"mat", "jas", "text_lora", "vision_lora"},
+    }
     for epoch, groups in expected.items():
         assert {kind(n) for n in moved(epoch, lambda n: True)} == groups, epoch
 
@@ -207,13 +313,32 @@ def test_fold_all_trains_five_folds_and_writes_the_table(tmp_path, clip_dir):
         folder.mkdir(parents=True)
         for fold in range(1, 6):
             rows = [(10 * fold + k + (50 if split == "test" else 0), k + 1) for k in range(7)]
-            (folder / f"set_{fold}.csv").write_text("video_name,label\n" + "".join(f"{v},{l}\n" for v, l in rows))
+            (folder / f"set_{fold}.csv").write_text(
+                "video_name,label\n" + "".join(f"{v},{label}\n" for v, label in rows)
+            )
             for video, _ in rows:
-                write_frame_folder(root / "Clip" / "clip_224x224" / f"{video:05d}", noise_frames(5, 32, 32, seed=video))
+                write_frame_folder(
+                    root / "Clip" / "clip_224x224" / f"{video:05d}", noise_frames(5, 32, 32, seed=video)
+                )
     out = tmp_path / "folds"
     flags = common_flags(root, clip_dir, dataset="dfew")
-    train_cli([*flags, "--fold", "all", "--stage_epochs", "1", "0", "0", "--per_device_train_batch_size", "7",
-                    "--save_strategy", "no", "--output_dir", str(out)])
+    train_cli(
+        [
+            *flags,
+            "--fold",
+            "all",
+            "--stage_epochs",
+            "1",
+            "0",
+            "0",
+            "--per_device_train_batch_size",
+            "7",
+            "--save_strategy",
+            "no",
+            "--output_dir",
+            str(out),
+        ]
+    )
     table = json.loads((out / "folds.json").read_text())
     assert [f["fold"] for f in table["folds"]] == ["1", "2", "3", "4", "5"]
     assert table["mean"]["uar"] == pytest.approx(sum(f["uar"] for f in table["folds"]) / 5)
@@ -228,20 +353,43 @@ def test_fold_all_trains_five_folds_and_writes_the_table(tmp_path, clip_dir):
 def test_shipped_configs_parse(name, tmp_path):
     """configs/*.yaml stay true to the code: every key is a real argument."""
     model, data, _, bap, training = parse_arguments(
-        [str(ROOT / "configs" / f"{name}.yaml"), "--data_root", "/data", "--clip_model", "clip", "--bf16", "false",
-         "--output_dir", str(tmp_path)])
+        [
+            str(ROOT / "configs" / f"{name}.yaml"),
+            "--data_root",
+            "/data",
+            "--clip_model",
+            "clip",
+            "--bf16",
+            "false",
+            "--output_dir",
+            str(tmp_path),
+        ]
+    )
     assert data.dataset == name and bap.total_epochs > 0
     if name != "synthetic":  # the paper's settings, the nearest peer's SGD rates
-        assert bap.stage_epochs == [40, 30, 30] and training.optim == "sgd" and (model.image_size, model.num_frames) == (112, 16)
+        assert (
+            bap.stage_epochs == [40, 30, 30]
+            and training.optim == "sgd"
+            and (model.image_size, model.num_frames) == (112, 16)
+        )
         assert training.per_device_train_batch_size == 64 and training.optim_args == "momentum=0.9"
         assert bap.learning_rates(training.optim) == {"mat": 1e-3, "dynamic": 1e-2}
     else:  # the demo runs with the defaults a user gets: nothing about optimisation is overridden
-        defaults = parse_arguments(["--dataset", "synthetic", "--data_root", "/data", "--clip_model", "clip",
-                                    "--output_dir", str(tmp_path)])
-        assert {k: v for k, v in vars(bap).items() if k != "stage_epochs"} == \
-            {k: v for k, v in vars(defaults[3]).items() if k != "stage_epochs"}
-        for key in ("optim", "optim_args", "weight_decay", "learning_rate",
-                    "gradient_accumulation_steps", "lr_scheduler_type", "warmup_steps"):
+        defaults = parse_arguments(
+            ["--dataset", "synthetic", "--data_root", "/data", "--clip_model", "clip", "--output_dir", str(tmp_path)]
+        )
+        assert {k: v for k, v in vars(bap).items() if k != "stage_epochs"} == {
+            k: v for k, v in vars(defaults[3]).items() if k != "stage_epochs"
+        }
+        for key in (
+            "optim",
+            "optim_args",
+            "weight_decay",
+            "learning_rate",
+            "gradient_accumulation_steps",
+            "lr_scheduler_type",
+            "warmup_steps",
+        ):
             assert getattr(training, key) == getattr(defaults[4], key), key
         assert model.config_overrides is None
 
@@ -250,8 +398,21 @@ def test_a_run_that_resumes_from_its_last_checkpoint_still_writes_its_results(tm
     """Killed after its last save, a run resumed from that checkpoint evaluates and writes metrics.json (issue 11:
     it crashed in write_metrics); a truncated checkpoint is named; a finished run is not overwritten silently."""
     out = tmp_path / "run"
-    flags = [*common_flags(synthetic, clip_dir), "--stage_epochs", "1", "1", "0", "--per_device_train_batch_size", "7",
-             "--save_total_limit", "5", "--test_views", "1x1", "--output_dir", str(out)]
+    flags = [
+        *common_flags(synthetic, clip_dir),
+        "--stage_epochs",
+        "1",
+        "1",
+        "0",
+        "--per_device_train_batch_size",
+        "7",
+        "--save_total_limit",
+        "5",
+        "--test_views",
+        "1x1",
+        "--output_dir",
+        str(out),
+    ]
     first = train_cli(flags)[0].figures
     with pytest.raises(ValueError, match="holds a finished run"):
         train_cli(flags)
@@ -259,7 +420,9 @@ def test_a_run_that_resumes_from_its_last_checkpoint_still_writes_its_results(tm
     last = max(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     resumed = train_cli([*flags, "--resume_from_checkpoint", str(last)])[0].figures
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["uar"] == pytest.approx(first["final"]["uar"]) and resumed["final"]["uar"] == pytest.approx(metrics["uar"])
+    assert metrics["uar"] == pytest.approx(first["final"]["uar"]) and resumed["final"]["uar"] == pytest.approx(
+        metrics["uar"]
+    )
 
     weights = last / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
@@ -283,8 +446,21 @@ def test_skipped_clips_are_counted_in_metrics_and_model_card(tmp_path, clip_dir)
     with open(root / "train.csv", "a") as handle:
         handle.write("clips/train/missing.mp4,Happy\n")
     out = tmp_path / "run"
-    train_cli([*common_flags(root, clip_dir), "--stage_epochs", "1", "0", "0", "--save_strategy", "no",
-               "--test_views", "1x1", "--output_dir", str(out)])
+    train_cli(
+        [
+            *common_flags(root, clip_dir),
+            "--stage_epochs",
+            "1",
+            "0",
+            "0",
+            "--save_strategy",
+            "no",
+            "--test_views",
+            "1x1",
+            "--output_dir",
+            str(out),
+        ]
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["skipped"] == {"train": 1, "test": 0} and metrics["train_clips"] == 7
     assert "skipped as\n  invalid: train 1, test 0" in (out / "README.md").read_text()
@@ -299,13 +475,25 @@ def test_a_clip_that_fails_to_decode_mid_run_is_replaced_counted_and_listed(tmp_
     root = synthesize(tmp_path / "data", clips_per_class=2, test_clips_per_class=1, seed=6)
     undecodable_video(root / "clips" / "train" / "happy_0000.mp4")
     out = tmp_path / "run"
-    flags = [*common_flags(root, clip_dir), "--stage_epochs", "1", "1", "0", "--save_strategy", "no",
-             "--test_views", "1x1", "--output_dir", str(out),
-             *(["--frame_cache_dir", str(tmp_path / "cache")] if cache else [])]
+    flags = [
+        *common_flags(root, clip_dir),
+        "--stage_epochs",
+        "1",
+        "1",
+        "0",
+        "--save_strategy",
+        "no",
+        "--test_views",
+        "1x1",
+        "--output_dir",
+        str(out),
+        *(["--frame_cache_dir", str(tmp_path / "cache")] if cache else []),
+    ]
     train_cli(flags)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert [(f["clip_id"], f["split"], f["substitute"]) for f in metrics["decode_failures"]] == \
-        [("clips/train/happy_0000.mp4", "train", "clips/train/happy_0001.mp4")]
+    assert [(f["clip_id"], f["split"], f["substitute"]) for f in metrics["decode_failures"]] == [
+        ("clips/train/happy_0000.mp4", "train", "clips/train/happy_0001.mp4")
+    ]
     assert "1 replaced after failing to decode (clips/train/happy_0000.mp4)" in (out / "README.md").read_text()
     with pytest.raises(ValueError, match="happy_0000.mp4"):
         train_cli([*flags, "--strict", "true", "--overwrite_output_dir", "true"])

@@ -31,11 +31,46 @@ def data(tmp_path_factory):
 
 
 def flags(data, clip, out):
-    return ["--dataset", "synthetic", "--data_root", str(data), "--clip_model", str(clip), "--image_size", "32",
-            "--num_frames", "4", "--mat_sentences", "2", "--mat_tokens", "30", "--mat_init", "text",
-            "--mat_descriptions", str(data / "descriptions.json"), "--stage_epochs", "1", "1", "1",
-            "--per_device_train_batch_size", "7", "--test_views", "1x1", "--save_strategy", "no", "--report_to", "none",
-            "--dataloader_num_workers", "0", "--use_cpu", "true", "--disable_tqdm", "true", "--output_dir", str(out)]
+    return [
+        "--dataset",
+        "synthetic",
+        "--data_root",
+        str(data),
+        "--clip_model",
+        str(clip),
+        "--image_size",
+        "32",
+        "--num_frames",
+        "4",
+        "--mat_sentences",
+        "2",
+        "--mat_tokens",
+        "30",
+        "--mat_init",
+        "text",
+        "--mat_descriptions",
+        str(data / "descriptions.json"),
+        "--stage_epochs",
+        "1",
+        "1",
+        "1",
+        "--per_device_train_batch_size",
+        "7",
+        "--test_views",
+        "1x1",
+        "--save_strategy",
+        "no",
+        "--report_to",
+        "none",
+        "--dataloader_num_workers",
+        "0",
+        "--use_cpu",
+        "true",
+        "--disable_tqdm",
+        "true",
+        "--output_dir",
+        str(out),
+    ]
 
 
 def test_a_run_from_text_reports_the_zero_shot_classifier_first(data, text_clip, tmp_path):
@@ -48,17 +83,54 @@ def test_a_run_from_text_reports_the_zero_shot_classifier_first(data, text_clip,
     card = (out / "README.md").read_text()
     assert f"| before training: CLIP zero-shot, 1 view | {zero['uar']:.2f} | {zero['war']:.2f} |" in card
     # the same figures without a run: the untrained model, CLIP's zero-shot classifier of the same descriptions
-    alone = evaluate_cli(["--zero_shot", "--clip_model", str(text_clip), "--mat_descriptions", str(data / "descriptions.json"),
-                          "--num_frames", "4", "--image_size", "32", "--mat_sentences", "2", "--dataset", "synthetic",
-                          "--data_root", str(data), "--num_workers", "0", "--output", str(tmp_path / "zero.json")])
-    assert alone["zero_shot"] and alone["uar"] == pytest.approx(zero["uar"]) and alone["war"] == pytest.approx(zero["war"])
+    alone = evaluate_cli(
+        [
+            "--zero_shot",
+            "--clip_model",
+            str(text_clip),
+            "--mat_descriptions",
+            str(data / "descriptions.json"),
+            "--num_frames",
+            "4",
+            "--image_size",
+            "32",
+            "--mat_sentences",
+            "2",
+            "--dataset",
+            "synthetic",
+            "--data_root",
+            str(data),
+            "--num_workers",
+            "0",
+            "--output",
+            str(tmp_path / "zero.json"),
+        ]
+    )
+    assert (
+        alone["zero_shot"]
+        and alone["uar"] == pytest.approx(zero["uar"])
+        and alone["war"] == pytest.approx(zero["war"])
+    )
     assert json.loads((tmp_path / "zero.json").read_text())["uar"] == pytest.approx(zero["uar"])
 
 
 def test_zero_shot_evaluation_names_what_is_missing(data, tiny_clip_dir):
     with pytest.raises(SystemExit, match="has no tokenizer"):
-        evaluate_cli(["--zero_shot", "--clip_model", str(tiny_clip_dir), "--image_size", "32", "--dataset", "synthetic",
-                      "--data_root", str(data), "--num_workers", "0"])
+        evaluate_cli(
+            [
+                "--zero_shot",
+                "--clip_model",
+                str(tiny_clip_dir),
+                "--image_size",
+                "32",
+                "--dataset",
+                "synthetic",
+                "--data_root",
+                str(data),
+                "--num_workers",
+                "0",
+            ]
+        )
     with pytest.raises(SystemExit, match="pass --clip_model, not --model"):
         evaluate_cli(["--zero_shot", "--model", "somewhere", "--dataset", "synthetic", "--data_root", str(data)])
 
@@ -67,8 +139,10 @@ def test_the_built_in_descriptions_cover_the_datasets_classes():
     for labels in (DFEW_LABELS, MAFW_LABELS):
         descriptions = descriptions_for(list(labels))
         assert list(descriptions) == list(labels)
-        assert all(len(set(sentences)) == 16 and max(len(s.split()) for s in sentences) <= 16
-                   for sentences in descriptions.values())
+        assert all(
+            len(set(sentences)) == 16 and max(len(s.split()) for s in sentences) <= 16
+            for sentences in descriptions.values()
+        )
     assert len(EXPRESSIONS) == 11
     with pytest.raises(ValueError, match=r"no built-in descriptions of \['Bored'\].*--mat_descriptions"):
         descriptions_for(["Happy", "Bored"])
@@ -77,8 +151,10 @@ def test_the_built_in_descriptions_cover_the_datasets_classes():
 def test_the_fold_table_has_the_before_training_columns(tmp_path):
     from a3lign.train.reporting import write_fold_table
 
-    folds = [{"fold": str(k), "final": {"uar": 50.0 + k, "war": 60.0 + k}, "zero_shot": {"uar": 20.0 + k, "war": 25.0}}
-             for k in (1, 2)]
+    folds = [
+        {"fold": str(k), "final": {"uar": 50.0 + k, "war": 60.0 + k}, "zero_shot": {"uar": 20.0 + k, "war": 25.0}}
+        for k in (1, 2)
+    ]
     table = write_fold_table(tmp_path, folds)
     assert table.splitlines()[0] == "| fold | zero-shot UAR (%) | zero-shot WAR (%) | UAR (%) | WAR (%) |"
     assert "| 1 | 21.00 | 25.00 | 51.00 | 61.00 |" in table and "| mean ± std | 21.50 ± 0.71" in table

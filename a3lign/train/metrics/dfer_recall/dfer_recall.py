@@ -34,13 +34,17 @@ class DferRecall(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
+            ),
         )
 
     def _compute(self, predictions, references, num_classes=None):
         predictions, references = np.asarray(predictions, dtype=np.int64), np.asarray(references, dtype=np.int64)
         if predictions.shape != references.shape or predictions.size == 0:
-            raise ValueError(f"need as many predictions as references, at least one; got {predictions.size} and {references.size}")
+            raise ValueError(
+                f"need as many predictions as references, at least one; got {predictions.size} and {references.size}"
+            )
         num_classes = num_classes or int(max(predictions.max(), references.max())) + 1
         confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
         np.add.at(confusion, (references, predictions), 1)
