@@ -128,6 +128,10 @@ class A3lignConfig(PreTrainedConfig):
         jas_synchronization_stem (`str`, *optional*, defaults to `"video"`):
             Which encoder's non-block parameters (positional embeddings, class token, final norm, in/out
             maps) the JAS starts from: `"video"`, `"text"` or `"init"`.
+        jas_sentence_dropout (`bool`, *optional*, defaults to `False`):
+            Whether the JAS applies its dropout when it encodes the classes' sentences in stage 3 (it always does
+            on frames). Off: the sentences are inputs the JAS never saw before stage 3, and dropout on them broke
+            the classes at the switch (training loss 2 -> 30 on a benchmark task; paper silent).
         logit_scale_init (`float`, *optional*, defaults to 100.0):
             Temperature of the cosine similarity, as a multiplier (CLIP's trained value; paper silent).
         logit_scale_learnable (`bool`, *optional*, defaults to `False`):
@@ -177,6 +181,7 @@ class A3lignConfig(PreTrainedConfig):
     jas_num_layers: int = 4
     jas_synchronization: list[str] | None = None
     jas_synchronization_stem: str = "video"
+    jas_sentence_dropout: bool = False
     logit_scale_init: float = 100.0
     logit_scale_learnable: bool = False
     bap_stage: int = 3

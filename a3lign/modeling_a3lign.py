@@ -480,6 +480,12 @@ class A3lignModel(A3lignPreTrainedModel):
         """
         encoder, tensors = self._class_path()
         if not use_cache or (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+            if encoder is self.jas and encoder.training and not self.config.jas_sentence_dropout:
+                encoder.eval()  # the JAS's dropout acts on frames only (config.jas_sentence_dropout)
+                try:
+                    return encoder(self.get_sentence_embeddings()).pooler_output
+                finally:
+                    encoder.train()
             return encoder(self.get_sentence_embeddings()).pooler_output
         key = (self.config.bap_stage, tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors))
         cached = getattr(self, "_class_cache", None)

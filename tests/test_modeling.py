@@ -189,3 +189,21 @@ def test_synchronized_jas_starts_stage_3_where_stage_2_ended(tester):
         model.synchronize_modules()
         model.set_bap_stage(3)
         torch.testing.assert_close(model.get_video_features(pixels), stage_2, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("sentence_dropout", [False, True])
+def test_jas_dropout_acts_on_frames_and_on_sentences_only_if_asked(tester, sentence_dropout):
+    """Stage 3, training mode: the JAS's dropout acts on frames; on the classes' sentences only with
+    `jas_sentence_dropout` (off by default: it broke the classes at the switch to the JAS)."""
+    model = tester.build_model(bap_stage=3, dynamic_dropout=0.5, jas_sentence_dropout=sentence_dropout).train()
+    assert model.config.to_dict()["jas_sentence_dropout"] is sentence_dropout
+    first, second = model.get_class_embeddings(), model.get_class_embeddings()
+    assert torch.equal(first, second) is not sentence_dropout
+    assert first.requires_grad and model.jas.training  # gradients still reach the MAT; the mode is restored
+    frames = torch.randn(2, tester.num_frames, model.config.clip_config.projection_dim)
+    assert not torch.equal(
+        model.get_video_features(frame_embeddings=frames), model.get_video_features(frame_embeddings=frames)
+    )
+    if not sentence_dropout:
+        model.eval()
+        assert torch.allclose(model.get_class_embeddings(use_cache=False), first, atol=1e-6)
