@@ -121,9 +121,9 @@ class A3lignConfig(PreTrainedConfig):
             `i` of that dynamic encoder, `"init"` keeps the block's fresh initialisation. Default: block `i`
             copies the video dynamic encoder's block `i` (`["video.0", "video.1", "video.2", "video.3"]`;
             `"init"` past its depth). The figure links the image encoder's first two blocks to the JAS's
-            first two and is silent on the rest; copying the whole video encoder makes the video path of
+            first two and is silent on the rest; copying the whole video dynamic encoder makes the video path of
             stage 3 start exactly where stage 2 ended, so that stage 3 can keep what stage 2 learnt (with
-            blocks 2-3 from the text encoder, test UAR fell from 85 to 60 at the switch on an unseen set).
+            blocks 2-3 from the text dynamic encoder, test UAR fell from 85 to 60 at the switch on an unseen set).
             `["video.0", "video.1", "text.0", "text.1"]` is the other reading of the figure.
         jas_synchronization_stem (`str`, *optional*, defaults to `"video"`):
             Which encoder's non-block parameters (positional embeddings, class token, final norm, in/out

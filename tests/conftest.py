@@ -34,7 +34,7 @@ def tiny_clip_config(**overrides) -> CLIPConfig:
 
 
 class A3lignTester:
-    """Tiny dimensions for A3lign tests (STYLE.md: a small tester class)."""
+    """Tiny dimensions for A3lign tests: a small tester class, as transformers' model tests have (`*ModelTester`)."""
 
     batch_size = 2
     num_frames = 4

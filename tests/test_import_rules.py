@@ -15,15 +15,15 @@ REMOTE_CODE = {
     "faces_a3lign",
     "pipeline_a3lign",
 }
-# room -> the rooms it may import from ("face": a3lign/__init__.py)
+# part of the package -> the parts it may import from ("init": a3lign/__init__.py, the package's public names)
 MAY_IMPORT = {
     "remote": {"remote"},
-    "face": {"remote"},
+    "init": {"remote"},
     "data": {"remote", "data"},
-    "train": {"remote", "face", "data", "train"},
-    "predict": {"remote", "face", "data", "predict"},
-    "app": {"remote", "face", "predict", "app"},
-    "cli": {"remote", "face", "data", "train", "predict", "app", "cli"},
+    "train": {"remote", "init", "data", "train"},
+    "predict": {"remote", "init", "data", "predict"},
+    "app": {"remote", "init", "predict", "app"},
+    "cli": {"remote", "init", "data", "train", "predict", "app", "cli"},
 }
 
 
@@ -32,10 +32,10 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def room(module: str) -> str:
+def part(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
-        return "face"
+        return "init"
     if parts[1] in REMOTE_CODE:
         return "remote"
     return "cli" if parts[1] == "__main__" else parts[1]
@@ -59,12 +59,12 @@ FILES = sorted(PACKAGE.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(PACKAGE)) for p in FILES])
-def test_each_room_imports_only_what_it_may(path):
-    own = room(module_name(path))
+def test_each_part_imports_only_what_it_may(path):
+    own = part(module_name(path))
     for module in imported_modules(path):
         assert module != "train_bap", f"{path.name} imports the root script train_bap.py"
         if module == "a3lign" or module.startswith("a3lign."):
-            assert room(module) in MAY_IMPORT[own], f"{module_name(path)} ({own}) imports {module} ({room(module)})"
+            assert part(module) in MAY_IMPORT[own], f"{module_name(path)} ({own}) imports {module} ({part(module)})"
 
 
 def test_remote_code_imports_only_its_siblings_relatively():
@@ -74,7 +74,7 @@ def test_remote_code_imports_only_its_siblings_relatively():
         assert not {m for m in modules if m.split(".")[0] == "a3lign" and m != "a3lign"} - {
             f"a3lign.{n}" for n in REMOTE_CODE
         }
-        assert "a3lign" not in modules, f"{name} imports the package's face"
+        assert "a3lign" not in modules, f"{name} imports the package's `__init__`"
         siblings[name] = {m.split(".")[1] for m in modules if m.startswith("a3lign.")}
         # A saved folder has no `a3lign` package: siblings only through relative imports.
         tree = ast.parse((PACKAGE / f"{name}.py").read_text())

@@ -1,6 +1,6 @@
 """Predictions on the user's own videos: one clip as the pipeline classifies it, or a timeline of a whole video
 (`timeline.py`: windows slid over it, each frame embedded once), written as CSV, JSON and a picture (`output.py`,
-`plot.py`). Imports the remote code (processor, faces) and the data room's frame streaming, never training."""
+`plot.py`). Imports the remote code (processor, faces) and the data package's frame streaming, never training."""
 
 from .output import format_summary, write_timeline
 from .plot import plot_timeline

@@ -13,9 +13,10 @@ window, sampled as the pipeline samples it.
 
 **Streaming.** The video is decoded once, front to back; only grid frames are converted; they go through the
 processor's resize / crop / normalise and the vision tower in batches of `batch_size` (`WindowStream`), and each
-window goes through the temporal head (`frame_embeddings`, class embeddings cached by the model) as soon as its last
-frame is embedded, after which embeddings no window needs are dropped. Memory holds one batch of frames and one
-window of embeddings, whatever the video's length; only the per-window results (W x C numbers) grow with it.
+window goes through the video dynamic encoder (the JAS after stage 3; `frame_embeddings`, class embeddings cached by
+the model) as soon as its last frame is embedded, after which embeddings no window needs are dropped. Memory holds one
+batch of frames and one window of embeddings, whatever the video's length; only the per-window results (W x C
+numbers) grow with it.
 
 **Faces** (`processor.face_crop`): a first pass feeds the grid frames to the faces module
 (`faces_a3lign.FaceObserver`: shot cuts, detection on every second frame of each shot, the main face of each shot),

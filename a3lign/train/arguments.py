@@ -128,11 +128,11 @@ class TrainingDataArguments:
             )
 
 
-# Default peak learning rates per optimizer family, for the MAT and for the temporal modules (text and video
-# dynamic encoders, JAS; LoRA adapters and a learnable logit scale follow them). The paper gives none.
+# Default peak learning rates per optimizer family, for the MAT and for the dynamic encoders and the JAS (LoRA
+# adapters and a learnable logit scale follow them). The paper gives none.
 # Chosen on benchmarks/bench_recipe.py: six small order-sensitive tasks nobody tuned for (RESULTS.md). SGD
 # needs far larger rates than AdamW on such small sets; at full scale, configs/*.yaml take the nearest
-# published recipe instead (DFER-CLIP: SGD, momentum 0.9, temporal module 1e-2, prompts 1e-3).
+# published recipe instead (DFER-CLIP: SGD, momentum 0.9, its temporal module 1e-2, prompts 1e-3).
 DEFAULT_LEARNING_RATES = {
     "adamw": {"mat": 3e-3, "dynamic": 3e-3},
     "sgd": {"mat": 1e-1, "dynamic": 1e-1},
@@ -157,7 +157,7 @@ def optimizer_family(optim: str) -> str | None:
 class BAPArguments:
     """The BAP schedule and its optimisation (stage arithmetic: `a3lign.train.bap`).
 
-    Learning rates: one peak rate for the MAT and one for the temporal modules, defaulting to the
+    Learning rates: one peak rate for the MAT and one for the dynamic encoders and the JAS, defaulting to the
     optimizer's row of `DEFAULT_LEARNING_RATES`; each stage warms up linearly over `stage_warmup_ratio` of
     its steps, then decays by a cosine to zero. Stage 3 first keeps the JAS frozen for `jas_frozen_ratio`
     of its steps: Module Synchronization hands the JAS the video dynamic encoder, so the video side starts
@@ -190,7 +190,7 @@ class BAPArguments:
         default=0.1,
         metadata={
             "help": "The JAS's peak rate over --dynamic_learning_rate: it starts as the trained "
-            "video encoder, so stage 3 fine-tunes it."
+            "video dynamic encoder, so stage 3 fine-tunes it."
         },
     )
     # 300: on bench_recipe.py's faces task the switch's training-loss spike fell from 44 to 2.5 (cosine to stage

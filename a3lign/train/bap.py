@@ -15,7 +15,7 @@ frozen at wrap time and trained later makes DDP ranks diverge silently). `BAPCal
 resumed from any checkpoint lands in the right stage. Frozen groups get no gradient, so neither the
 optimizer nor its weight decay touches them.
 
-Learning rates (the paper is silent): one peak rate for the MAT and one for the temporal modules
+Learning rates (the paper is silent): one peak rate for the MAT and one for the dynamic encoders and the JAS
 (`BAPArguments.learning_rates`), a linear warm-up over `stage_warmup_ratio` of each stage and a cosine
 decay to zero within it; in stage 3 the JAS starts after `jas_frozen_ratio` of the stage (the MAT first).
 Optimizer state (momentum) is reset at each stage start.
@@ -151,10 +151,10 @@ def realign_class_path(
     """Carry stage 2's alignment across the switch to the JAS (stage 3's first step): with the JAS fixed, move the
     MAT alone until the new class path, `jas(sentences)`, gives the class embeddings the video dynamic encoder was
     aligned to in stage 2 (`targets (C, d)`, the text dynamic encoder's): `steps` Adam steps on the mean cosine
-    distance, no data, deterministic (no dropout). As the JAS starts as a copy of the video encoder, stage 3 then
-    starts where stage 2 ended on both sides. Returns the mean cosine similarity to the targets before and after.
-    Under DDP every rank computes the same tokens; rank 0's are broadcast all the same (GPUs need not be bitwise
-    deterministic)."""
+    distance, no data, deterministic (no dropout). As the JAS starts as a copy of the video dynamic encoder, stage 3
+    then starts where stage 2 ended on both sides. Returns the mean cosine similarity to the targets before and
+    after. Under DDP every rank computes the same tokens; rank 0's are broadcast all the same (GPUs need not be
+    bitwise deterministic)."""
     base = unwrap(model)
     tokens, jas = base.mat.tokens, base.jas
     saved = {p: p.requires_grad for p in base.parameters()}

@@ -170,7 +170,7 @@ Alignment Synchronizer, trained with the three-stage Bidirectional Alignment Tra
 - Data: `{run["dataset"]}`{fold} ({run["train_clips"]} training clips, {run["test_clips"]} test clips; skipped as
   invalid: {skipped_line(run)}).
 - Stages: {run["stage_epochs"][0]} + {run["stage_epochs"][1]} + {run["stage_epochs"][2]} epochs; peak learning rates
-  MAT {run["learning_rates"]["mat"]:g}, temporal modules {run["learning_rates"]["dynamic"]:g} (the JAS at
+  MAT {run["learning_rates"]["mat"]:g}, dynamic encoders {run["learning_rates"]["dynamic"]:g} (the JAS at
   {run["jas_learning_rate_ratio"]:g}x that, after {run["jas_frozen_ratio"]:.0%} of stage 3); optimizer
   `{run["optim"]}`, batch {run["total_batch_size"]}.
 - LoRA on the CLIP towers: {run.get("lora") or "none (CLIP frozen, as in the paper)"}.

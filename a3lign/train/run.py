@@ -93,7 +93,7 @@ def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stag
         lora_alpha=model_args.lora_alpha,
         lora_dropout=model_args.lora_dropout,
         target_modules=rf"clip\.{towers}\.encoder\.layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|out_proj)",
-        # The MAT and the encoders train too: peft must save them beside the adapters.
+        # The MAT, the dynamic encoders and the JAS train too: peft must save them beside the adapters.
         modules_to_save=list(STAGED_GROUPS),
     )
     return get_peft_model(model, lora)

@@ -145,7 +145,7 @@ def test_each_stage_trains_exactly_its_groups(tester, tmp_path, bap):
         assert moved == expected[stage], f"epoch {epoch} (stage {stage}) moved {moved}"
     assert trainer.bap_callback.synchronizations == 1
     assert trainer.model.config.bap_stage == 3
-    # At the start of stage 3 the JAS holds the policy's copies (default: the video encoder's blocks) and stem.
+    # At the start of stage 3 the JAS holds the policy's copies (default: the video dynamic encoder's blocks) and stem.
     jas, end_of_stage_2 = snapshots.starts[3]["jas"], epochs[3]
     policy = [entry.split(".") for entry in trainer.model.config.jas_synchronization]
     assert policy == [["video", str(k)] for k in range(4)]
@@ -285,7 +285,7 @@ def test_sgd_gets_the_papers_momentum(tmp_path):
 
 
 def test_optimizer_groups_get_their_rates(tester, tmp_path):
-    """The MAT and the temporal modules get their own peak rates; the JAS waits for jas_frozen_ratio of stage 3."""
+    """The MAT and the dynamic encoders get their own peak rates; the JAS waits for jas_frozen_ratio of stage 3."""
     bap = BAPArguments(
         stage_epochs=[1, 1, 2],
         mat_learning_rate=0.1,
@@ -305,7 +305,7 @@ def test_optimizer_groups_get_their_rates(tester, tmp_path):
     assert rates[0]["mat"] == pytest.approx(0.1) and rates[0]["text_dynamic_encoder"] == pytest.approx(0.3)
     assert rates[0]["video_dynamic_encoder"] == 0.0 and rates[3]["video_dynamic_encoder"] == pytest.approx(0.3)
     assert rates[6]["jas"] == 0.0 and rates[6]["mat"] == pytest.approx(0.1)  # stage 3, the MAT first
-    assert rates[9]["jas"] == pytest.approx(0.15)  # then at jas_learning_rate_ratio of the temporal rate
+    assert rates[9]["jas"] == pytest.approx(0.15)  # then at jas_learning_rate_ratio of the dynamic encoders' rate
 
 
 def test_resuming_with_another_schedule_is_refused(tester, tmp_path, bap):
