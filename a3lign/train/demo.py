@@ -102,11 +102,11 @@ def run_demo(
     # The test split's cached frame embeddings, frames shuffled: no decoding, no vision tower again.
     shuffled = evaluate_model(run.model, ShuffledFrames(run.eval_dataset, seed=0), batch_size=32)
     report = load_split("synthetic", data, "test")
-    labels = run.figures["labels"]
+    labels = run.summary.labels
     pair = [labels.index(name) for name in ORDER_ONLY_PAIR]
 
     print("\n| after | UAR (%) | WAR (%) | Surprise recall | Fear recall |\n|---|---|---|---|---|")
-    for stage, result in run.figures["per_stage"].items():
+    for stage, result in run.summary.per_stage.items():
         recall = result["recall"]
         print(
             f"| stage {stage} (epoch {result['epoch']}) | {result['uar']:.1f} | {result['war']:.1f} "

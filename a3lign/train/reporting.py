@@ -1,7 +1,7 @@
 """What a training run leaves beside its model: metrics.json, a confusion-matrix PNG, a training-curve PNG with the
 BAP stage boundaries marked, and the per-fold table of a five-fold run (the model card: `model_card.py`).
 
-Everything here reads a run's figures (plain JSON-able values), never a live model.
+Everything here reads a run's summary (`RunSummary`: plain JSON-able values), never a live model.
 """
 
 import json
@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .bap import stage_bounds  # noqa: E402
+from .summary import RunSummary  # noqa: E402
 
 
 def epoch_history(log_history: list[dict]) -> dict[int, dict]:
@@ -110,59 +111,59 @@ def _json_safe(value):
     return value
 
 
-def write_metrics(path: Path, run: dict) -> None:
-    final = run["final"]
+def write_metrics(path: Path, run: RunSummary) -> None:
+    """The run's `metrics.json`: the final figures first, then multi-view, per-stage and best-epoch figures, the data
+    and the schedule (NaN as null)."""
+    final = run.final
     payload = {
         "uar": final["uar"],
         "war": final["war"],
-        "per_class_recall": dict(zip(run["labels"], final["per_class_recall"])),
+        "per_class_recall": dict(zip(run.labels, final["per_class_recall"])),
         "confusion_matrix": final["confusion_matrix"],
         "num_test_clips": sum(map(sum, final["confusion_matrix"])),
         "multi_view": {k: multi[k] for k in ("views", "uar", "war", "per_class_recall")}
-        if (multi := run.get("multi_view"))
+        if (multi := run.multi_view)
         else None,
-        "best_epoch": run.get("best_epoch"),
-        "per_stage": run.get("per_stage"),
-        "epochs": run.get("epochs"),
-        "stage_seconds": run.get("stage_seconds"),
-        "stage3_realignment": run.get("stage3_realignment"),
-        "dataset": run["dataset"],
-        "fold": run.get("fold"),
-        "stage_epochs": run["stage_epochs"],
-        "learning_rates": run.get("learning_rates"),
-        "optim": run.get("optim"),
-        "train_clips": run.get("train_clips"),
-        "test_clips": run.get("test_clips"),
-        "skipped": run.get("skipped"),
-        "problems": run.get("problems"),
-        "zero_shot": {k: zero[k] for k in ("uar", "war", "per_class_recall")}
-        if (zero := run.get("zero_shot"))
-        else None,
-        "mat_init": run.get("mat_init"),
-        "class_prior": run.get("class_prior"),
-        "class_balance": run.get("class_balance"),
-        "logit_adjustment_tau": run.get("logit_adjustment_tau"),
-        "decode_failures": run.get("decode_failures") or [],
+        "best_epoch": run.best_epoch,
+        "per_stage": run.per_stage,
+        "epochs": run.epochs,
+        "stage_seconds": run.stage_seconds,
+        "stage3_realignment": run.stage3_realignment,
+        "dataset": run.dataset,
+        "fold": run.fold,
+        "stage_epochs": run.stage_epochs,
+        "learning_rates": run.learning_rates,
+        "optim": run.optim,
+        "train_clips": run.train_clips,
+        "test_clips": run.test_clips,
+        "skipped": run.skipped,
+        "problems": run.problems,
+        "zero_shot": {k: zero[k] for k in ("uar", "war", "per_class_recall")} if (zero := run.zero_shot) else None,
+        "mat_init": run.mat_init,
+        "class_prior": run.class_prior,
+        "class_balance": run.class_balance,
+        "logit_adjustment_tau": run.logit_adjustment_tau,
+        "decode_failures": run.decode_failures or [],
     }
     path.write_text(json.dumps(_json_safe(payload), indent=2))
 
 
-def write_fold_table(output_dir: Path, folds: list[dict]) -> str:
-    """Per-fold UAR / WAR of a 5-fold run (one figures dict per fold) with their mean and standard deviation,
+def write_fold_table(output_dir: Path, folds: list[RunSummary]) -> str:
+    """Per-fold UAR / WAR of a 5-fold run (one summary per fold) with their mean and standard deviation,
     single view and multi-view where computed, as Markdown; also written to folds.md / folds.json."""
-    columns = {"uar": [r["final"]["uar"] for r in folds], "war": [r["final"]["war"] for r in folds]}
+    columns = {"uar": [r.final["uar"] for r in folds], "war": [r.final["war"] for r in folds]}
     header = ["UAR (%)", "WAR (%)"]
-    if all(r.get("zero_shot") for r in folds):  # the "before training" figures: CLIP's zero-shot classifier
-        columns = {f"zero_shot_{m}": [r["zero_shot"][m] for r in folds] for m in ("uar", "war")} | columns
+    if all(r.zero_shot for r in folds):  # the "before training" figures: CLIP's zero-shot classifier
+        columns = {f"zero_shot_{m}": [r.zero_shot[m] for r in folds] for m in ("uar", "war")} | columns
         header = ["zero-shot UAR (%)", "zero-shot WAR (%)", *header]
-    if all(r.get("multi_view") for r in folds):
-        views = folds[0]["multi_view"]["views"]
-        columns |= {f"{m}_{views}": [r["multi_view"][m] for r in folds] for m in ("uar", "war")}
+    if all(r.multi_view for r in folds):
+        views = folds[0].multi_view["views"]
+        columns |= {f"{m}_{views}": [r.multi_view[m] for r in folds] for m in ("uar", "war")}
         header += [f"UAR {views} views (%)", f"WAR {views} views (%)"]
     values = columns
     lines = [f"| fold | {' | '.join(header)} |", "|---" * (1 + len(columns)) + "|"]
     lines += [
-        f"| {r['fold']} | " + " | ".join(f"{values[n][k]:.2f}" for n in columns) + " |" for k, r in enumerate(folds)
+        f"| {r.fold} | " + " | ".join(f"{values[n][k]:.2f}" for n in columns) + " |" for k, r in enumerate(folds)
     ]
     # Sample standard deviation over folds, as the field reports it.
     summary = {
@@ -175,7 +176,7 @@ def write_fold_table(output_dir: Path, folds: list[dict]) -> str:
     table = "\n".join(lines)
     if int(os.environ.get("RANK", "0")) == 0:
         (output_dir / "folds.md").write_text(table + "\n")
-        rows = [{"fold": r["fold"], **{n: values[n][k] for n in columns}} for k, r in enumerate(folds)]
+        rows = [{"fold": r.fold, **{n: values[n][k] for n in columns}} for k, r in enumerate(folds)]
         payload = {
             "folds": rows,
             "mean": {n: summary[n]["mean"] for n in columns},

@@ -43,6 +43,7 @@ from .reporting import (
     write_fold_table,
     write_metrics,
 )
+from .summary import RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +53,22 @@ class RunResult:
     """What one run produced.
 
     Attributes:
-        figures: the run's JSON-able summary (final, per-stage and best-epoch UAR / WAR, data and schedule),
-            as `metrics.json` and the model card report it.
+        summary: the run's summary (final, per-stage and best-epoch UAR / WAR, data and schedule), as
+            `metrics.json` and the model card report it.
         model: the final model (LoRA adapters merged), where it trained.
         eval_dataset: the test split as the run evaluated it (decoded clips or cached frame embeddings).
         output_dir: the run folder (model and processor, metrics.json, model card, plots, checkpoints).
     """
 
-    figures: dict
+    summary: RunSummary
     model: A3lignModel
     eval_dataset: torch.utils.data.Dataset
     output_dir: Path
+
+    @property
+    def figures(self) -> dict:
+        """The summary as a dict (`RunSummary.to_dict`), keyed by field name."""
+        return self.summary.to_dict()
 
 
 def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stage: int):
@@ -247,30 +253,24 @@ def check_checkpoint(checkpoint) -> None:
             raise ValueError(f"checkpoint file '{file}' cannot be read (truncated or damaged?): {error}") from error
 
 
-def run_bap(
-    model_args: ModelArguments,
-    dataset_args: DatasetArguments,
-    data_args: TrainingDataArguments,
-    bap_args: BAPArguments,
-    training_args: TrainingArguments,
-    fold: str | None = None,
-) -> RunResult:
-    """Train one fold through the BAP stages and write the run folder."""
-    output_dir = check_output_dir(training_args)
-    if training_args.resume_from_checkpoint:
-        check_checkpoint(training_args.resume_from_checkpoint)
-    hub = None
-    if training_args.push_to_hub:
-        hub = HubPush(
-            hub_repo_id(training_args),
-            training_args.hub_token,
-            training_args.hub_private_repo,
-            training_args.hub_revision,
-        )
-        if training_args.process_index == 0:
-            hub.create()  # before any work: token, name and network checked
-        training_args = dataclasses.replace(training_args, push_to_hub=False)  # pushed once, at the end, by `hub`
-    set_seed(training_args.seed)  # the fresh parts' initialisation too, not only the Trainer's loop
+def prepare_hub(training_args: TrainingArguments) -> tuple[HubPush | None, TrainingArguments]:
+    """With `--push_to_hub`: the Hub repository, created before any work (token, name and network checked), and the
+    training arguments without `push_to_hub` (the run pushes once, at the end); else None and the arguments."""
+    if not training_args.push_to_hub:
+        return None, training_args
+    hub = HubPush(
+        hub_repo_id(training_args),
+        training_args.hub_token,
+        training_args.hub_private_repo,
+        training_args.hub_revision,
+    )
+    if training_args.process_index == 0:
+        hub.create()  # before any work: token, name and network checked
+    return hub, dataclasses.replace(training_args, push_to_hub=False)  # pushed once, at the end, by `hub`
+
+
+def load_run_splits(dataset_args: DatasetArguments, fold: str | None) -> dict:
+    """The fold's train and test splits, validated and logged; an empty split stops the run."""
     splits = dataset_args.load_splits(fold)  # validated, train/test overlap reported; --strict fails on problems
     for report in splits.values():
         logger.info(report.format())
@@ -279,27 +279,51 @@ def run_bap(
                 f"the {report.split} split of {dataset_args.dataset} has no valid clips: nothing to "
                 f"{'train on' if report.split == 'train' else 'evaluate'}\n{report.format()}"
             )
+    return splits
+
+
+def fresh_decode_failures(output_dir: Path, training_args: TrainingArguments) -> DecodeFailures:
+    """The run's record of clips that fail to decode, emptied of another run's (kept when resuming)."""
     failures = DecodeFailures(output_dir / "decode_failures.jsonl")
     if training_args.process_index == 0 and not training_args.resume_from_checkpoint and failures.path.exists():
         failures.path.unlink()  # another run's record
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()  # no rank records a failure before the old record is gone
-    id2label = splits["train"].id2label
-    labels = list(id2label.values())
-    model = build_model(model_args, id2label, first_stage=stage_at_epoch(bap_args.stage_epochs, 0))
-    processor = A3lignVideoProcessor.from_model_config(unwrap(model).config)
+    return failures
 
+
+def run_datasets(
+    model,
+    processor,
+    splits,
+    model_args: ModelArguments,
+    data_args: TrainingDataArguments,
+    training_args: TrainingArguments,
+    failures: DecodeFailures,
+    strict: bool,
+) -> RunDatasets:
+    """The run's datasets (`build_datasets`: frame statistics, then clips or the frame cache), once the frame cache
+    is known to fit the model (a frozen vision tower)."""
     if data_args.frame_cache_dir and not model_args.vision_tower_frozen:
         raise ValueError("--frame_cache_dir needs a frozen vision tower: vision LoRA adapters change its output")
-    datasets = build_datasets(
-        unwrap(model), processor, splits, data_args, training_args, failures, dataset_args.strict
-    )
+    return build_datasets(unwrap(model), processor, splits, data_args, training_args, failures, strict)
+
+
+def build_trainer(
+    model,
+    processor,
+    datasets: RunDatasets,
+    train_labels: list[int],
+    prior: list[float],
+    metrics: RecallMetrics,
+    data_args: TrainingDataArguments,
+    bap_args: BAPArguments,
+    training_args: TrainingArguments,
+) -> BAPTrainer:
+    """The BAP Trainer over all stages' epochs (the processor travels with every checkpoint)."""
     training_args.num_train_epochs = bap_args.total_epochs
     training_args.max_steps = -1
-    metrics = RecallMetrics(labels)
-    train_labels = [clip.label for clip in splits["train"].clips]  # the datasets' order
-    prior = class_prior(train_labels, len(labels))
-    trainer = BAPTrainer(  # the processor travels with every checkpoint (processing_class)
+    return BAPTrainer(  # the processor travels with every checkpoint (processing_class)
         model=model,
         args=training_args,
         bap=bap_args,
@@ -312,17 +336,31 @@ def run_bap(
         class_prior=prior,
         logit_adjustment_tau=data_args.logit_adjustment_tau,
     )
-    zero_shot = None
-    if unwrap(model).config.mat_init == "text" and trainer.is_world_process_zero():
-        # Before any step: the model as built is CLIP's zero-shot classifier of the descriptions (stage 0).
-        zero_shot = evaluate_zero_shot(
-            unwrap(model),
-            datasets.test,
-            training_args.per_device_eval_batch_size,
-            training_args.dataloader_num_workers,
-            precision=training_precision(training_args),
-        )
-        logger.info("before training (zero-shot): UAR %.2f  WAR %.2f", zero_shot["uar"], zero_shot["war"])
+
+
+def evaluate_before_training(
+    model, trainer: BAPTrainer, datasets: RunDatasets, training_args: TrainingArguments
+) -> dict | None:
+    """With a MAT started from text, the model as built (CLIP's zero-shot classifier of the descriptions) on the test
+    split, on the first process; else None."""
+    if unwrap(model).config.mat_init != "text" or not trainer.is_world_process_zero():
+        return None
+    # Before any step: the model as built is CLIP's zero-shot classifier of the descriptions (stage 0).
+    zero_shot = evaluate_zero_shot(
+        unwrap(model),
+        datasets.test,
+        training_args.per_device_eval_batch_size,
+        training_args.dataloader_num_workers,
+        precision=training_precision(training_args),
+    )
+    logger.info("before training (zero-shot): UAR %.2f  WAR %.2f", zero_shot["uar"], zero_shot["war"])
+    return zero_shot
+
+
+def train_stages(
+    trainer: BAPTrainer, metrics: RecallMetrics, model_args: ModelArguments, training_args: TrainingArguments
+):
+    """Train through the stages and evaluate the final weights; the final model (LoRA adapters merged)."""
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     evaluated_last = any(
         "eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history
@@ -331,77 +369,171 @@ def run_bap(
         # The result is the final weights' evaluation, whatever the eval schedule, and also when the run
         # resumed from its last checkpoint (its history holds the evaluation, this process does not).
         trainer.evaluate()
-    final_model = unwrap(trainer.model.merge_and_unload() if model_args.lora_r > 0 else trainer.model)
+    return unwrap(trainer.model.merge_and_unload() if model_args.lora_r > 0 else trainer.model)
 
-    history = epoch_history(trainer.state.log_history)
+
+def evaluate_multi_view(
+    final_model, trainer: BAPTrainer, datasets: RunDatasets, data_args: TrainingDataArguments, training_args
+) -> dict | None:
+    """The final model on every test view of each clip (logits averaged), on the first process; None for 1x1."""
+    if datasets.multi_view_test is None or not trainer.is_world_process_zero():
+        return None
+    multi_view = evaluate_model(
+        final_model,
+        datasets.multi_view_test,
+        training_args.per_device_eval_batch_size,
+        training_args.dataloader_num_workers,
+        precision=training_precision(training_args),
+    )
+    multi_view["views"] = data_args.test_views
+    logger.info("multi-view (%s): UAR %.2f  WAR %.2f", data_args.test_views, multi_view["uar"], multi_view["war"])
+    return multi_view
+
+
+def summarise(
+    *,
+    model_args: ModelArguments,
+    dataset_args: DatasetArguments,
+    data_args: TrainingDataArguments,
+    bap_args: BAPArguments,
+    training_args: TrainingArguments,
+    fold: str | None,
+    output_dir: Path,
+    hub: HubPush | None,
+    splits: dict,
+    prior: list[float],
+    model,
+    final_model: A3lignModel,
+    trainer: BAPTrainer,
+    metrics: RecallMetrics,
+    history: dict[int, dict],
+    zero_shot: dict | None,
+    multi_view: dict | None,
+    failures: DecodeFailures,
+) -> RunSummary:
+    """The run's summary: data, schedule and set-up, and its figures (final, multi-view, zero-shot, per stage,
+    best epoch, per epoch)."""
+    labels = metrics.labels
     evaluated = {e: h for e, h in history.items() if "eval_uar" in h}
     best = max(evaluated.items(), key=lambda item: item[1]["eval_uar"], default=None)
-    multi_view = None
-    if datasets.multi_view_test is not None and trainer.is_world_process_zero():
-        # The final model on every test view of each clip (logits averaged), beside the single view.
-        multi_view = evaluate_model(
-            final_model,
-            datasets.multi_view_test,
-            training_args.per_device_eval_batch_size,
-            training_args.dataloader_num_workers,
-            precision=training_precision(training_args),
-        )
-        multi_view["views"] = data_args.test_views
-        logger.info("multi-view (%s): UAR %.2f  WAR %.2f", data_args.test_views, multi_view["uar"], multi_view["war"])
-    figures = {
-        "name": (hub.repo_id if hub else str(output_dir.absolute())).rstrip("/").rsplit("/", 1)[-1],
-        "hub_model_id": hub.repo_id if hub else None,
-        "num_frames": final_model.config.num_frames,
-        "dataset": dataset_args.dataset,
-        "fold": fold,
-        "clip_model": model_args.clip_model,
-        "labels": labels,
-        "train_clips": len(splits["train"].clips),
-        "test_clips": len(splits["test"].clips),
-        "class_prior": dict(zip(labels, prior)),
-        "class_balance": data_args.class_balance,
-        "logit_adjustment_tau": data_args.logit_adjustment_tau
-        if data_args.class_balance == "logit_adjustment"
-        else None,
-        "skipped": {split: report.listed - len(report.clips) for split, report in splits.items()},
-        "problems": {split: dict(Counter(kind for kind, *_ in report.problems)) for split, report in splits.items()},
-        "stage_epochs": bap_args.stage_epochs,
-        "learning_rates": bap_args.learning_rates(training_args.optim),
-        "jas_frozen_ratio": bap_args.jas_frozen_ratio,
-        "jas_learning_rate_ratio": bap_args.jas_learning_rate_ratio,
-        "optim": str(getattr(training_args.optim, "value", training_args.optim))
+    return RunSummary(
+        name=(hub.repo_id if hub else str(output_dir.absolute())).rstrip("/").rsplit("/", 1)[-1],
+        hub_model_id=hub.repo_id if hub else None,
+        num_frames=final_model.config.num_frames,
+        dataset=dataset_args.dataset,
+        fold=fold,
+        clip_model=model_args.clip_model,
+        labels=labels,
+        train_clips=len(splits["train"].clips),
+        test_clips=len(splits["test"].clips),
+        class_prior=dict(zip(labels, prior)),
+        class_balance=data_args.class_balance,
+        logit_adjustment_tau=data_args.logit_adjustment_tau if data_args.class_balance == "logit_adjustment" else None,
+        skipped={split: report.listed - len(report.clips) for split, report in splits.items()},
+        problems={split: dict(Counter(kind for kind, *_ in report.problems)) for split, report in splits.items()},
+        stage_epochs=bap_args.stage_epochs,
+        learning_rates=bap_args.learning_rates(training_args.optim),
+        jas_frozen_ratio=bap_args.jas_frozen_ratio,
+        jas_learning_rate_ratio=bap_args.jas_learning_rate_ratio,
+        optim=str(getattr(training_args.optim, "value", training_args.optim))
         + (f" ({training_args.optim_args})" if training_args.optim_args else ""),
-        "total_batch_size": training_args.per_device_train_batch_size
+        total_batch_size=training_args.per_device_train_batch_size
         * training_args.gradient_accumulation_steps
         * max(1, training_args.world_size),
-        "lora": f"r={model_args.lora_r} on {model_args.lora_target} (merged)" if model_args.lora_r > 0 else None,
-        "final": metrics.last,
-        "multi_view": multi_view,
-        "decode_failures": failures.read(),
-        "mat_init": unwrap(model).config.mat_init,
-        "zero_shot": zero_shot,
-        "best_epoch": {"epoch": best[0], "uar": best[1]["eval_uar"], "war": best[1]["eval_war"]} if best else None,
-        "per_stage": stage_results(history, bap_args.stage_epochs, labels),
-        "epochs": {
+        lora=f"r={model_args.lora_r} on {model_args.lora_target} (merged)" if model_args.lora_r > 0 else None,
+        final=metrics.last,
+        multi_view=multi_view,
+        decode_failures=failures.read(),
+        mat_init=unwrap(model).config.mat_init,
+        zero_shot=zero_shot,
+        best_epoch={"epoch": best[0], "uar": best[1]["eval_uar"], "war": best[1]["eval_war"]} if best else None,
+        per_stage=stage_results(history, bap_args.stage_epochs, labels),
+        epochs={
             epoch: {k: entry[k] for k in ("loss", "eval_loss", "eval_uar", "eval_war") if k in entry}
             for epoch, entry in history.items()
         },
-        "stage_seconds": dict(trainer.bap_callback.stage_seconds),
-        "stage3_realignment": trainer.bap_callback.realignment,
-        "bap": asdict(bap_args),
-    }
+        stage_seconds=dict(trainer.bap_callback.stage_seconds),
+        stage3_realignment=trainer.bap_callback.realignment,
+        bap=asdict(bap_args),
+    )
+
+
+def write_run_folder(
+    output_dir: Path, final_model: A3lignModel, processor, summary: RunSummary, history: dict[int, dict]
+) -> None:
+    """The run folder: model and processor, metrics.json, the model card, the confusion matrix and training curves."""
+    save_model_folder(final_model, processor, output_dir)
+    write_metrics(output_dir / "metrics.json", summary)
+    write_model_card(output_dir / "README.md", summary)
+    plot_confusion_matrix(summary.final["confusion_matrix"], summary.labels, output_dir / "confusion_matrix.png")
+    plot_training_curves(history, summary.stage_epochs, output_dir / "training_curves.png")
+    logger.info("UAR %.2f  WAR %.2f (last epoch) -> %s", summary.final["uar"], summary.final["war"], output_dir)
+
+
+def push(hub: HubPush, output_dir: Path, summary: RunSummary) -> None:
+    """Upload the run folder to its Hub repository, the final UAR in the commit message."""
+    where = f"{summary.dataset}{f' fold {summary.fold}' if summary.fold else ''}"
+    message = f"A3lign-DFER on {where}: UAR {summary.final['uar']:.2f}"
+    logger.info("pushed to the Hub: %s", hub.upload(output_dir, message))
+
+
+def run_bap(
+    model_args: ModelArguments,
+    dataset_args: DatasetArguments,
+    data_args: TrainingDataArguments,
+    bap_args: BAPArguments,
+    training_args: TrainingArguments,
+    fold: str | None = None,
+) -> RunResult:
+    """Train one fold through the BAP stages and write the run folder."""
+    output_dir = check_output_dir(training_args)
+    if training_args.resume_from_checkpoint:
+        check_checkpoint(training_args.resume_from_checkpoint)
+    hub, training_args = prepare_hub(training_args)
+    set_seed(training_args.seed)  # the fresh parts' initialisation too, not only the Trainer's loop
+    splits = load_run_splits(dataset_args, fold)
+    failures = fresh_decode_failures(output_dir, training_args)
+    id2label = splits["train"].id2label
+    model = build_model(model_args, id2label, first_stage=stage_at_epoch(bap_args.stage_epochs, 0))
+    processor = A3lignVideoProcessor.from_model_config(unwrap(model).config)
+    datasets = run_datasets(
+        model, processor, splits, model_args, data_args, training_args, failures, dataset_args.strict
+    )
+    metrics = RecallMetrics(list(id2label.values()))
+    train_labels = [clip.label for clip in splits["train"].clips]  # the datasets' order
+    prior = class_prior(train_labels, len(id2label))
+    trainer = build_trainer(
+        model, processor, datasets, train_labels, prior, metrics, data_args, bap_args, training_args
+    )
+    zero_shot = evaluate_before_training(model, trainer, datasets, training_args)
+    final_model = train_stages(trainer, metrics, model_args, training_args)
+    history = epoch_history(trainer.state.log_history)
+    multi_view = evaluate_multi_view(final_model, trainer, datasets, data_args, training_args)
+    summary = summarise(
+        model_args=model_args,
+        dataset_args=dataset_args,
+        data_args=data_args,
+        bap_args=bap_args,
+        training_args=training_args,
+        fold=fold,
+        output_dir=output_dir,
+        hub=hub,
+        splits=splits,
+        prior=prior,
+        model=model,
+        final_model=final_model,
+        trainer=trainer,
+        metrics=metrics,
+        history=history,
+        zero_shot=zero_shot,
+        multi_view=multi_view,
+        failures=failures,
+    )
     if trainer.is_world_process_zero():
-        save_model_folder(final_model, processor, output_dir)
-        write_metrics(output_dir / "metrics.json", figures)
-        write_model_card(output_dir / "README.md", figures)
-        plot_confusion_matrix(metrics.last["confusion_matrix"], labels, output_dir / "confusion_matrix.png")
-        plot_training_curves(history, bap_args.stage_epochs, output_dir / "training_curves.png")
-        logger.info("UAR %.2f  WAR %.2f (last epoch) -> %s", metrics.last["uar"], metrics.last["war"], output_dir)
+        write_run_folder(output_dir, final_model, processor, summary, history)
         if hub:
-            where = f"{dataset_args.dataset}{f' fold {fold}' if fold else ''}"
-            message = f"A3lign-DFER on {where}: UAR {metrics.last['uar']:.2f}"
-            logger.info("pushed to the Hub: %s", hub.upload(output_dir, message))
-    return RunResult(figures=figures, model=final_model, eval_dataset=datasets.test, output_dir=output_dir)
+            push(hub, output_dir, summary)
+    return RunResult(summary=summary, model=final_model, eval_dataset=datasets.test, output_dir=output_dir)
 
 
 def run_folds(
@@ -428,5 +560,5 @@ def run_folds(
             args = dataclasses.replace(training_args, output_dir=str(root / f"fold_{fold}"), hub_model_id=hub_model_id)
         runs.append(run_bap(model_args, dataset_args, data_args, bap_args, args, fold=fold))
     if len(folds) > 1:
-        logger.info("folds of %s:\n%s", dataset_args.dataset, write_fold_table(root, [run.figures for run in runs]))
+        logger.info("folds of %s:\n%s", dataset_args.dataset, write_fold_table(root, [run.summary for run in runs]))
     return runs

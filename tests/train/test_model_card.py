@@ -15,8 +15,10 @@ from transformers import AutoModelForVideoClassification, AutoVideoProcessor, pi
 
 import a3lign
 from a3lign.train.model_card import write_model_card
+from a3lign.train.summary import RunSummary
 
 from ..predict import tinted_clip, train_tinted_run
+from . import run_summary
 
 
 def model_index(card: ModelCard) -> dict:
@@ -50,8 +52,8 @@ def test_the_card_of_a_run_parses_and_holds_its_figures(tinted_run):
     )
 
 
-def figures(**overrides) -> dict:
-    """A five-fold dataset's run figures, as `run_bap` gathers them, with multi-view testing."""
+def figures(**overrides) -> RunSummary:
+    """A five-fold dataset's run summary, as `run_bap` gathers it, with multi-view testing."""
     run = {
         "name": "dfew-1",
         "hub_model_id": "me/dfew-1",
@@ -74,7 +76,7 @@ def figures(**overrides) -> dict:
         "multi_view": {"views": "2x2", "uar": 65.5, "war": 76.25},
         "best_epoch": None,
     }
-    return run | overrides
+    return run_summary(**(run | overrides))
 
 
 def test_the_card_of_a_dfew_fold_with_multi_view_testing(tmp_path):

@@ -14,6 +14,7 @@ from a3lign.data.descriptions import EXPRESSIONS, descriptions_for
 from a3lign.data.readers import MAFW_LABELS
 
 from ..conftest import save_clip_with_tokenizer
+from . import run_summary
 
 SHORT = {label: [f"a {label.lower()} face", f"{label.lower()} eyes and mouth"] for label in DFEW_LABELS}
 
@@ -152,7 +153,7 @@ def test_the_fold_table_has_the_before_training_columns(tmp_path):
     from a3lign.train.reporting import write_fold_table
 
     folds = [
-        {"fold": str(k), "final": {"uar": 50.0 + k, "war": 60.0 + k}, "zero_shot": {"uar": 20.0 + k, "war": 25.0}}
+        run_summary(fold=str(k), final={"uar": 50.0 + k, "war": 60.0 + k}, zero_shot={"uar": 20.0 + k, "war": 25.0})
         for k in (1, 2)
     ]
     table = write_fold_table(tmp_path, folds)
