@@ -32,9 +32,9 @@ class RunSummary:
         skipped: clips the readers left out as invalid, per split (`{"train": n, "test": n}`).
         problems: the readers' problems per split, counted by kind (`{split: {kind: n}}`).
         stage_epochs: epochs of BAP stages 1, 2 and 3.
-        learning_rates: peak learning rates `{"mat", "dynamic"}` (the MAT's and the temporal modules').
+        learning_rates: peak learning rates `{"mat", "dynamic"}` (the MAT's and the dynamic encoders').
         jas_frozen_ratio: fraction of stage 3's steps during which the JAS stays frozen.
-        jas_learning_rate_ratio: the JAS's peak learning rate over the temporal modules'.
+        jas_learning_rate_ratio: the JAS's peak learning rate over the dynamic encoders'.
         optim: the optimizer's name, with its arguments in parentheses where given.
         total_batch_size: clips per optimizer step (per-device batch x gradient accumulation x processes).
         lora: the LoRA adapters on the CLIP towers, in words ("r=8 on vision (merged)"); None without LoRA.
