@@ -34,9 +34,8 @@ from ..data import Clip, ClipView, DecodeFailures, clip_views, pixels_or_substit
 
 logger = logging.getLogger(__name__)
 
-SAMPLER_VERSION = (
-    "segments-v3"  # bump when the sampler, the augmentation or decoding changes (v3: by time, frames as shown)
-)
+# Bump when the sampler, the augmentation or decoding changes (v3: by time, frames as shown).
+SAMPLER_VERSION = "segments-v3"
 
 
 def vision_fingerprint(model) -> str:

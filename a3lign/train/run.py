@@ -16,7 +16,7 @@ import torch
 from safetensors import safe_open
 from transformers import TrainingArguments, set_seed
 
-from .. import A3lignModel, A3lignVideoProcessor
+from .. import A3lignConfig, A3lignModel, A3lignVideoProcessor
 from ..data import (
     ClipDataset,
     ClipView,
@@ -74,7 +74,9 @@ class RunResult:
 def build_model(model_args: ModelArguments, id2label: dict[int, str], first_stage: int):
     """The A3lign model around the CLIP checkpoint, wrapped with LoRA adapters when `lora_r > 0`."""
     overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
-    overrides.setdefault("mat_init", model_args.mat_init)
+    # An explicit --mat_init wins over config_overrides, as when the flag defaulted to None.
+    if model_args.mat_init != A3lignConfig.mat_init or "mat_init" not in overrides:
+        overrides["mat_init"] = model_args.mat_init
     descriptions = None
     if overrides.get("mat_init") == "text":
         descriptions = descriptions_for(list(id2label.values()), model_args.mat_descriptions)
