@@ -6,8 +6,9 @@ without the `a3lign` package installed.
 
 from transformers import CLIPConfig, PreTrainedConfig
 
-# DFEW's class order (labels 1..7 in its CSVs, minus one): the default label set.
-DFEW_LABELS = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+# The paper's MAT holds 7 classes (DFEW's and FERV39k's); a config built without labels heads that many, named
+# as transformers names them (LABEL_0, ...). Dataset class lists live with their readers (`a3lign/data`).
+DEFAULT_NUM_LABELS = 7
 
 # Shapes of openai/clip-vit-large-patch14, the paper's headline backbone: the default CLIP.
 VIT_L14_CLIP_CONFIG = {
@@ -53,7 +54,8 @@ class A3lignConfig(PreTrainedConfig):
         clip_name_or_path (`str`, *optional*):
             Provenance only: the CLIP checkpoint the weights were copied from.
         id2label / label2id (`dict`, *optional*):
-            The classes, at least 2. Defaults to DFEW's seven, in DFEW's order.
+            The classes, at least 2. Defaults to 7 (the paper's MAT, DFEW's class count) named `LABEL_0`..`LABEL_6`;
+            training takes them from the dataset (`a3lign.data`), a checkpoint carries them.
         num_frames (`int`, *optional*, defaults to 16):
             Frames per clip F (the field's convention; the paper is silent).
         image_size (`int`, *optional*, defaults to 112):
@@ -190,7 +192,7 @@ class A3lignConfig(PreTrainedConfig):
         if self.clip_config is None:
             self.clip_config = VIT_L14_CLIP_CONFIG
         if self.id2label is None and kwargs.get("num_labels") is None:
-            self.id2label = dict(enumerate(DFEW_LABELS))
+            kwargs["num_labels"] = DEFAULT_NUM_LABELS
         super().__post_init__(**kwargs)
         # transformers v5 does not derive one map from the other.
         if self.id2label is not None and not self.label2id:

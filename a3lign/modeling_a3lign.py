@@ -270,7 +270,7 @@ class A3lignModel(A3lignPreTrainedModel):
 
         Args:
             clip_name_or_path: e.g. `"openai/clip-vit-large-patch14"` or a folder saved by `CLIPModel`.
-            id2label: `{index: name}` of the classes (default: DFEW's seven).
+            id2label: `{index: name}` of the classes (default: 7, `LABEL_0`..`LABEL_6`).
             mat_descriptions: with `mat_init="text"`, `{class name: [sentence, ...]}` to start the MAT from
                 (`init_mat_from_text`), tokenised by the checkpoint's own tokenizer.
             **config_overrides: any other [`A3lignConfig`] field.

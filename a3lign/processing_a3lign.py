@@ -5,8 +5,8 @@ avi, webm, mkv, mov, ...) or to a folder of frame images; a `(T, H, W, C)`, `(T,
 array or tensor; a list of frames (PIL images or `(H, W, C)` arrays); one image. A batch: a list of clips,
 or a 5-D `(B, T, H, W, C)` / `(B, T, C, H, W)` array or tensor. Frames are sampled one per equal segment of
 the clip's time (`sample_frames`: segment centres), resized (shortest edge 120), centre-cropped (112), scaled
-and normalised with CLIP's mean and std. `augment` is the training-time counterpart (random crop, flip), with
-one draw of its random parameters per clip.
+and normalised with CLIP's mean and std. Training's views (random segments, crops, flips)
+and multi-view testing take the same steps with these settings in `a3lign.data.views`.
 
 Files are decoded with PyAV as a player shows them (`fetch_videos`, sibling `decoding_a3lign`: the main video
 stream, upright, square pixels, timed by their timestamps; transformers' own decoder needs torchcodec), only the
@@ -256,6 +256,8 @@ class A3lignVideoProcessor(BaseVideoProcessor):
         kwargs.setdefault("return_tensors", "pt")
         kwargs["input_data_format"] = ChannelDimension.LAST  # every in-memory clip is (T, H, W, 3) by now
         clips = make_clip_batch(videos)
+        if self.face_crop:  # before transformers' transform: sampled frames cut around the face
+            clips = self._faces_cut(clips, kwargs)
         if len({isinstance(clip, str) for clip in clips}) == 1:
             return super().preprocess(clips, **kwargs)
         # transformers decodes a batch as files or as frames, judging by its first item: a batch that mixes
@@ -291,21 +293,26 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             timing=getattr(metadata, "timing", None),
         )
 
-    def _decode_and_sample_videos(self, videos, video_metadata, do_sample_frames=None, sample_indices_fn=None):
-        """transformers' decoding and sampling, then (`face_crop`) each clip's sampled frames cut around its face."""
-        decoded, metadata = super()._decode_and_sample_videos(
-            videos, video_metadata, do_sample_frames, sample_indices_fn
-        )
-        if not self.face_crop:
-            return decoded, metadata
-        names = videos if isinstance(videos, (list, tuple)) else [videos]
-        cropped = []
-        for position, (frames, meta) in enumerate(zip(decoded, metadata)):
-            frames = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
-            name = names[position] if position < len(names) and isinstance(names[position], str) else None
-            with _batch_item(position, name or frames, len(decoded)):
-                cropped.append(self.crop_face(frames, meta.frames_indices, name))
-        return cropped, metadata
+    def _faces_cut(self, clips: list, kwargs: dict) -> list:
+        """`face_crop`: each clip's frames sampled (files decoded by `fetch_videos`, only those frames) and cut around
+        its faces (`crop_face`), handed on with `do_sample_frames=False` and their metadata, so that transformers'
+        transform follows unchanged."""
+        sampling = kwargs.get("do_sample_frames")
+        sample = partial(self.sample_frames, num_frames=kwargs.get("num_frames"), fps=kwargs.get("fps"))
+        cut, metadata = [], []
+        for position, clip in enumerate(clips):
+            with _batch_item(position, clip, len(clips)):
+                if isinstance(clip, str):
+                    frames, meta = self.fetch_videos(clip, sample if sampling is not False else None)
+                else:
+                    frames = clip
+                    meta = VideoMetadata(total_num_frames=len(frames), height=frames.shape[1], width=frames.shape[2])
+                    meta.frames_indices = sample(meta) if sampling is not False else list(range(len(frames)))
+                    frames = frames[meta.frames_indices]
+                cut.append(self.crop_face(frames, meta.frames_indices, clip if isinstance(clip, str) else None))
+                metadata.append(meta)
+        kwargs.update(do_sample_frames=False, video_metadata=metadata)
+        return cut
 
     def crop_face(self, frames: np.ndarray, indices=None, name: str | None = None) -> np.ndarray:
         """One sampled clip's frames `(T, H, W, 3)` uint8 at frame `indices` (default `0..T-1`) cut around its faces:
@@ -377,78 +384,6 @@ class A3lignVideoProcessor(BaseVideoProcessor):
             video_backend="pyav",
             timing=timing,
             **values,
-        )
-
-    # ----- one clip, for datasets ------------------------------------------------------------------------
-    def load_clip(
-        self,
-        clip,
-        num_frames: int | None = None,
-        training: bool = False,
-        generator: torch.Generator | None = None,
-        offset: float = 0.5,
-    ) -> tuple[torch.Tensor, VideoMetadata]:
-        """One clip's sampled frames before resizing, `(num_frames, 3, H, W)` uint8 RGB, and their metadata
-        (`frames_indices`). `training` takes a random frame per segment, drawn from `generator`; otherwise
-        the frame at `offset` of each segment. With `face_crop`, the frames are cut around the face found in them."""
-        sample = partial(
-            self.sample_frames, num_frames=num_frames, training=training, generator=generator, offset=offset
-        )
-        if isinstance(clip, (str, os.PathLike)):
-            frames, metadata = self.fetch_videos(os.fspath(clip), sample)
-        else:
-            array = frames_to_uint8_array(clip)
-            metadata = VideoMetadata(total_num_frames=array.shape[0], height=array.shape[1], width=array.shape[2])
-            metadata.frames_indices = sample(metadata)
-            frames = array[metadata.frames_indices]
-        if self.face_crop:
-            frames = self.crop_face(
-                frames, metadata.frames_indices, os.fspath(clip) if isinstance(clip, (str, os.PathLike)) else None
-            )
-        return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(), metadata
-
-    # ----- views of a sampled clip: training augmentation, multi-view testing ------------------------------
-    def augment(
-        self, video: torch.Tensor, generator: torch.Generator | None = None, flip: bool = True
-    ) -> torch.Tensor:
-        """Training view of one sampled clip: `(F, 3, H, W)` uint8 -> `(F, 3, crop, crop)` normalised.
-
-        Resize as at inference, then one random crop and (with `flip`) one coin flip for the whole clip, so
-        that every frame of a clip sees the same crop and the same flip (the motion stays coherent). A flip
-        turns left into right: turn it off when the classes are not mirror-symmetric.
-        """
-        crop = self.crop_size
-        video = self.resize(video, size=self.size, resample=self.resample)
-        height, width = video.shape[-2:]
-        top = int(torch.randint(0, max(0, height - crop.height) + 1, (1,), generator=generator))
-        left = int(torch.randint(0, max(0, width - crop.width) + 1, (1,), generator=generator))
-        video = self._crop_at(video, top, left)
-        if flip and torch.rand(1, generator=generator).item() < 0.5:
-            video = video.flip(-1)
-        return self._normalize(video)
-
-    def crop_view(self, video: torch.Tensor, position: tuple[float, float] = (0.5, 0.5)) -> torch.Tensor:
-        """A fixed view of one sampled clip: `(F, 3, H, W)` uint8 -> `(F, 3, crop, crop)` normalised, resized as
-        at inference and cropped at `position` = (top, left) as fractions of the margins ((0.5, 0.5): the
-        centre crop, the pipeline's view; (0, 0) and (1, 1): opposite corners, for multi-view testing)."""
-        crop = self.crop_size
-        video = self.resize(video, size=self.size, resample=self.resample)
-        height, width = video.shape[-2:]
-        top, left = (
-            int(max(0, free) * fraction)
-            for free, fraction in ((height - crop.height, position[0]), (width - crop.width, position[1]))
-        )
-        return self._normalize(self._crop_at(video, top, left))
-
-    def _crop_at(self, video: torch.Tensor, top: int, left: int) -> torch.Tensor:
-        crop = self.crop_size
-        if video.shape[-2] < crop.height or video.shape[-1] < crop.width:
-            return self.center_crop(video, crop)  # pads, as at inference
-        return video[..., top : top + crop.height, left : left + crop.width]
-
-    def _normalize(self, video: torch.Tensor) -> torch.Tensor:
-        return self.rescale_and_normalize(
-            video, self.do_rescale, self.rescale_factor, self.do_normalize, self.image_mean, self.image_std
         )
 
 

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from a3lign import A3lignVideoProcessor
+from a3lign.data import sampled_frames
 from a3lign.decoding_a3lign import iter_frames, probe_clip, read_clip_frames, sample_segment_indices
 
 from .scenes import astronaut_video, background, place_photo
@@ -57,8 +58,8 @@ def test_a_rotated_video_is_read_upright(tmp_path, rotation, hflip):
         assert closeness(shown, turned) > 10 or turned.shape != shown.shape
     frames, indices, info = read_clip_frames(path, 4)
     assert closeness(frames, upright[indices]) < 1.0 and info.num_frames == 8
-    loaded, _ = A3lignVideoProcessor().load_clip(path, num_frames=4)
-    assert closeness(loaded.permute(0, 2, 3, 1).numpy(), upright[indices]) < 1.0
+    ((loaded, _),) = sampled_frames(A3lignVideoProcessor(), path, num_frames=4)
+    assert closeness(loaded, upright[indices]) < 1.0
 
 
 def test_a_portrait_phone_video_reaches_the_model_upright_with_its_face(tmp_path):
@@ -325,8 +326,8 @@ def test_frame_folders_skip_hidden_files_and_read_16_bit_frames(tmp_path):
         buffer = tmp_path / f"photo{len(turned)}.jpg"
         image.save(buffer, exif=exif, quality=95)
         turned.append(Image.open(buffer))
-    loaded, _ = A3lignVideoProcessor().load_clip(turned, num_frames=2)
-    assert loaded.shape[2:] == (240, 320)
+    ((loaded, _),) = sampled_frames(A3lignVideoProcessor(), turned, num_frames=2)
+    assert loaded.shape[1:3] == (240, 320)
 
 
 def test_a_short_clip_held_on_one_frame_is_sampled_by_time(tmp_path):

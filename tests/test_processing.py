@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from a3lign import A3lignVideoProcessor
+from a3lign.data import cut_view, sampled_frames, training_view
 from a3lign.decoding_a3lign import read_clip_frames, sample_segment_indices
 
 from .videos import FORMATS, coded_frames, decode_index, noise_frames, write_frame_folder, write_video
@@ -54,21 +55,22 @@ def test_every_container_and_codec(tmp_path, processor, suffix, codec, pix_fmt, 
     assert out["pixel_values_videos"].shape == (1, 16, 3, 112, 112)
     expected = sample_segment_indices(length, 16)
     assert out["video_metadata"][0].frames_indices == expected
-    frames, _ = processor.load_clip(path)
-    assert frames.shape == (16, 3, height, width) and frames.dtype == torch.uint8
-    assert [decode_index(f.permute(1, 2, 0).numpy()) for f in frames] == expected
+    ((frames, indices),) = sampled_frames(processor, path)  # what training decodes, before resizing
+    assert frames.shape == (16, height, width, 3) and frames.dtype == np.uint8 and indices == expected
+    assert [decode_index(f) for f in frames] == expected
 
 
 def test_variable_frame_rate(tmp_path, processor):
     """Frames 20, 80, 140 ms apart in turn: each sampled frame is the one on screen at its segment's centre of time
     (the last frame lasting the mean gap), not the one at its centre of indices."""
     path = write_video(tmp_path / "vfr.mp4", coded_frames(40, 62, 98), "libx264", "yuv420p", vfr=True)
-    frames, metadata = processor.load_clip(path)
+    frames, metadata = processor.fetch_videos(str(path), processor.sample_frames)
     assert metadata.total_num_frames == 40
     times = np.cumsum([0] + [20 + 60 * (t % 3) for t in range(39)])
     duration = times[-1] * 40 / 39
     expected = [int(np.searchsorted(times, (i + 0.5) * duration / 16, side="right") - 1) for i in range(16)]
-    assert [decode_index(f.permute(1, 2, 0).numpy()) for f in frames] == expected != centres(40)
+    assert [decode_index(f) for f in frames] == expected != centres(40)
+    assert [decode_index(f) for f in sampled_frames(processor, path)[0][0]] == expected
     assert metadata.fps == pytest.approx(40 / duration * 1000) and metadata.duration == pytest.approx(duration / 1000)
 
 
@@ -84,8 +86,8 @@ def test_grayscale_and_alpha_inputs(tmp_path, processor):
         out = processor(clip)["pixel_values_videos"]
         assert out.shape == (1, 16, 3, 112, 112), type(clip)
     # gray becomes three equal channels before normalisation
-    frames, _ = processor.load_clip(str(video))
-    assert torch.equal(frames[:, 0], frames[:, 1]) and torch.equal(frames[:, 1], frames[:, 2])
+    ((frames, _),) = sampled_frames(processor, video)
+    assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2])
 
 
 def test_frame_folder_equals_lossless_video(tmp_path, processor):
@@ -100,8 +102,8 @@ def test_frame_folder_equals_lossless_video(tmp_path, processor):
 
 def test_frame_folder_sorts_naturally(tmp_path, processor):
     folder = write_frame_folder(tmp_path / "frames", coded_frames(12), suffix="jpg", start=1)  # 1.jpg .. 12.jpg
-    frames, metadata = processor.load_clip(folder, num_frames=12)
-    assert [decode_index(f.permute(1, 2, 0).numpy()) for f in frames] == list(range(12))
+    ((frames, _),) = sampled_frames(processor, folder, num_frames=12)
+    assert [decode_index(f) for f in frames] == list(range(12))
 
 
 def test_in_memory_inputs_and_batches(processor):
@@ -194,13 +196,13 @@ def test_processing_is_resize_crop_normalise(processor):
 
 def test_augment_uses_one_crop_and_flip_per_clip(processor):
     base = noise_frames(1, 120, 160)[0]
-    clip = torch.from_numpy(np.stack([base] * 16)).permute(0, 3, 1, 2)
-    views = [processor.augment(clip, torch.Generator().manual_seed(seed)) for seed in range(6)]
+    clip = np.stack([base] * 16)
+    views = [cut_view(processor, clip, training_view(), torch.Generator().manual_seed(seed)) for seed in range(6)]
     for view in views:
         assert view.shape == (16, 3, 112, 112)
         assert all(torch.equal(view[0], view[t]) for t in range(16))  # identical frames stay identical
     assert len({view[0].sum().item() for view in views}) > 1  # but views differ between draws
-    centre = processor(clip.permute(0, 2, 3, 1).numpy())["pixel_values_videos"][0]
+    centre = processor(clip)["pixel_values_videos"][0]
     assert centre.shape == views[0].shape  # same geometry as inference
 
 

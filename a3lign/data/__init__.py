@@ -1,7 +1,7 @@
 """Datasets: readers of DFEW / FERV39k / MAFW / annotation lists / CSVs / folder trees, the one label policy,
 validation reports, the dataset flags every command shares, the torch dataset that decodes clips in
 DataLoader workers (substituting and recording clips that fail), and the synthetic dataset. Imports the remote code
-(decoding, class names), never training."""
+(decoding), never training."""
 
 from .arguments import DatasetArguments
 from .clips import (
@@ -14,10 +14,20 @@ from .clips import (
     pixels_or_substitute,
     report_overlap,
 )
-from .labels import ClassSet
-from .readers import DATASET_NAMES, FIVE_FOLD, FOLDS, MAFW_LABELS, load_split
+from .labels import DFEW_LABELS, MAFW_LABELS, ClassSet
+from .readers import DATASET_NAMES, FIVE_FOLD, FOLDS, load_split
 from .synthetic import render_clip, synthesize
-from .views import ClipView, clip_pixels, clip_views, evaluation_views, multi_views, parse_test_views, training_view
+from .views import (
+    ClipView,
+    clip_pixels,
+    clip_views,
+    cut_view,
+    evaluation_views,
+    multi_views,
+    parse_test_views,
+    sampled_frames,
+    training_view,
+)
 
 __all__ = [
     "Clip",
@@ -33,10 +43,13 @@ __all__ = [
     "DATASET_NAMES",
     "FIVE_FOLD",
     "FOLDS",
+    "DFEW_LABELS",
     "MAFW_LABELS",
     "ClipView",
     "clip_pixels",
     "clip_views",
+    "cut_view",
+    "sampled_frames",
     "load_split",
     "parse_test_views",
     "render_clip",

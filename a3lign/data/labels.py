@@ -10,6 +10,24 @@ import re
 
 INTEGER = re.compile(r"[+-]?\d+")
 
+# The official class lists (the datasets' own; the model's config holds none).
+# DFEW's class order (labels 1..7 in its CSVs, minus one); FERV39k and the synthetic set use the same names and order.
+DFEW_LABELS = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+# MAFW's native order (its label 1..11).
+MAFW_LABELS = (
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "neutral",
+    "sadness",
+    "surprise",
+    "contempt",
+    "anxiety",
+    "helplessness",
+    "disappointment",
+)
+
 
 class LabelError(ValueError):
     """A label that names no class of the set (the clip is skipped). `blank`: the label is empty."""

@@ -10,24 +10,9 @@ import io
 import re
 from pathlib import Path
 
-from ..configuration_a3lign import DFEW_LABELS
 from .clips import ListedClip, SplitReport, find_clip, validate_split
-from .labels import ClassSet
+from .labels import DFEW_LABELS, MAFW_LABELS, ClassSet
 
-# MAFW's native order (its label 1..11); FERV39k uses DFEW's seven names and order.
-MAFW_LABELS = (
-    "anger",
-    "disgust",
-    "fear",
-    "happiness",
-    "neutral",
-    "sadness",
-    "surprise",
-    "contempt",
-    "anxiety",
-    "helplessness",
-    "disappointment",
-)
 DATASET_NAMES = ("dfew", "ferv39k", "mafw", "annotation", "csv", "folder", "synthetic")
 FIVE_FOLD = ("dfew", "mafw")
 FOLDS = ("1", "2", "3", "4", "5")

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..configuration_a3lign import DFEW_LABELS
+from .labels import DFEW_LABELS
 
 logger = logging.getLogger(__name__)
 

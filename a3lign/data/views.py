@@ -1,18 +1,26 @@
-"""Views of a clip: which frames and which crop one pass of the model sees.
+"""Views of a clip: which frames and which crop one pass of the model sees. This file is the one owner of "a clip
+becomes pixels" for training, multi-view testing and the frame cache; the pipeline's own input is its `ClipView()`
+(pixel for pixel: a test).
 
-One function, `clip_pixels`, turns a clip and a `ClipView` into model input, for training (random
-segments, random crop and flip), evaluation and the pipeline (segment centres, centre crop) and multi-view
-testing (shifted segments, corner crops: `test_views`). The frame cache stores views made by it.
+A view is taken in four steps, each with the processor's own settings and transforms (so the two cannot drift):
+
+1. **sample** (`processor.sample_frames`): one frame per equal segment of the clip's time, at `segment_offset` of
+   it or at random (`random_segments`);
+2. **decode** (`decoding_a3lign.read_sampled_frames`): only the chosen frames, the union of every view's frames in
+   one pass;
+3. **face crop** (`processor.face_crop`: `processor.crop_face`, which the faces module does), on each view's frames;
+4. **cut** (`cut_view`): resize as at inference, one crop for the whole clip (at `crop_position`, or at random with
+   `augment`), one flip for the whole clip (`augment` and `flip`), rescale and normalise.
 """
 
-import copy
 import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from transformers.video_utils import VideoMetadata
 
-from ..decoding_a3lign import DEFAULT_FOLDER_FPS, probe_clip, read_sampled_frames
+from ..decoding_a3lign import frames_to_uint8_array, read_sampled_frames
 
 
 @dataclass(frozen=True)
@@ -68,53 +76,101 @@ def multi_views(text: str) -> list[ClipView]:
     return evaluation_views(temporal, spatial) if temporal * spatial > 1 else []
 
 
+def sampled_frames(
+    processor, clip, views=(ClipView(),), generators=None, num_frames: int | None = None
+) -> list[tuple[np.ndarray, list[int]]]:
+    """Steps 1-3 for each of `views` of one clip (a video file, a frame folder, or frames in memory in any form the
+    processor takes): `(frames (F, H, W, 3) uint8 as shown, before resizing and face-cropped, their indices)` per
+    view; `generators[v]` makes view v's random draws; `num_frames` defaults to the processor's."""
+    generators = list(generators) if generators is not None else [None] * len(views)
+    chosen: list[list[int]] = []
+
+    def choose(metadata: VideoMetadata) -> list[int]:
+        for view, generator in zip(views, generators):
+            indices = processor.sample_frames(
+                metadata,
+                num_frames=num_frames,
+                training=view.random_segments,
+                generator=generator,
+                offset=view.segment_offset,
+            )
+            chosen.append([int(i) for i in indices])
+        return sorted({i for indices in chosen for i in indices})
+
+    name = os.fspath(clip) if isinstance(clip, (str, os.PathLike)) else None
+    if name is not None:
+        choose_by_time = lambda timing: choose(processor.clip_metadata(timing))  # noqa: E731
+        frames, indices, _ = read_sampled_frames(name, choose_by_time, processor.frame_folder_fps)
+        decoded = dict(zip(indices, frames))
+    else:
+        array = frames_to_uint8_array(clip)
+        choose(VideoMetadata(total_num_frames=len(array), height=array.shape[1], width=array.shape[2]))
+        decoded = {i: array[i] for indices in chosen for i in indices}
+    views_frames = []
+    for picked in chosen:
+        frames = np.stack([decoded[i] for i in picked])
+        if getattr(processor, "face_crop", False):  # absent from processors saved before face crops existed
+            frames = processor.crop_face(frames, picked, name)
+        views_frames.append((frames, picked))
+    return views_frames
+
+
+def cut_view(processor, frames: np.ndarray, view: ClipView = ClipView(), generator=None) -> torch.Tensor:
+    """Step 4: one view's sampled frames `(F, H, W, 3)` uint8 -> `(F, 3, crop, crop)`, as transformers' `_preprocess`
+    does for the pipeline (resize, centre crop, rescale and normalise) with the crop placed by the view. `augment`
+    draws the crop's top and left and the flip from `generator`, once for the whole clip: every frame sees the
+    same crop and flip, so the motion stays coherent. A flip turns left into right (turn it off when the classes
+    are not mirror-symmetric)."""
+    video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).contiguous()
+    if processor.do_resize:
+        video = processor.resize(video, size=processor.size, resample=processor.resample)
+    crop, (height, width) = processor.crop_size, video.shape[-2:]
+    if view.augment:
+        top = int(torch.randint(0, max(0, height - crop.height) + 1, (1,), generator=generator))
+        left = int(torch.randint(0, max(0, width - crop.width) + 1, (1,), generator=generator))
+    else:  # rounded down, as transformers' centre crop places (0.5, 0.5)
+        top, left = (
+            int(max(0, free) * fraction)
+            for free, fraction in (
+                (height - crop.height, view.crop_position[0]),
+                (width - crop.width, view.crop_position[1]),
+            )
+        )
+    if processor.do_center_crop and (height < crop.height or width < crop.width):
+        video = processor.center_crop(video, crop)  # pads, as at inference
+    elif processor.do_center_crop:
+        video = video[..., top : top + crop.height, left : left + crop.width]
+    if view.augment and view.flip and torch.rand(1, generator=generator).item() < 0.5:
+        video = video.flip(-1)
+    return processor.rescale_and_normalize(
+        video,
+        processor.do_rescale,
+        processor.rescale_factor,
+        processor.do_normalize,
+        processor.image_mean,
+        processor.image_std,
+    )
+
+
 def clip_pixels(
     processor, path, view: ClipView = ClipView(), generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Pixels `(F, 3, crop, crop)` of one view of a clip (a video file or a frame folder). Random draws
     (segments, crop, flip) come from `generator`. `ClipView()` gives exactly the pipeline's input."""
-    if view == ClipView():
-        return processor(os.fspath(path))["pixel_values_videos"][0]
-    frames, _ = processor.load_clip(
-        path, training=view.random_segments, generator=generator, offset=view.segment_offset
-    )
-    if view.augment:
-        return processor.augment(frames, generator, flip=view.flip)
-    return processor.crop_view(frames, view.crop_position)
+    return clip_views(processor, path, [view], [generator])[0]
 
 
 def clip_views(processor, path, views: list[ClipView], generators=None) -> torch.Tensor:
     """Pixels `(V, F, 3, crop, crop)` of several `views` of one clip, each exactly `clip_pixels(processor, path, view,
-    generators[v])`, with the clip decoded **once**: every view's frames are chosen first (random draws from its own
-    generator, in the order `clip_pixels` makes them), their union is decoded in one pass, then each view is cut,
-    (face-cropped) and normalised. Multi-view testing (2x2: one decode, not four) and the frame cache's training views
-    (one decode per clip, not one per view) read clips this way."""
+    generators[v])`, with the clip decoded **once**: every view's frames are chosen first (each view's random draws
+    from its own generator: segments, then crop and flip), their union is decoded in one pass, then each view is
+    face-cropped and cut. Multi-view testing (2x2: one decode, not four) and the frame cache's training views (one
+    decode per clip, not one per view) read clips this way."""
     generators = list(generators) if generators is not None else [None] * len(views)
-    info = probe_clip(path, getattr(processor, "frame_folder_fps", DEFAULT_FOLDER_FPS))
-    metadata = processor.clip_metadata(info.timing)
-    chosen = [
-        processor.sample_frames(
-            metadata, training=view.random_segments, generator=generator, offset=view.segment_offset
-        )
-        for view, generator in zip(views, generators)
-    ]
-    wanted = sorted({int(i) for indices in chosen for i in indices})
-    frames, indices, _ = read_sampled_frames(path, lambda timing: wanted, processor.frame_folder_fps)
-    decoded = dict(zip(indices, frames))
-    plain = copy.copy(processor)
-    plain.face_crop = False  # faces are cut here, per view, on each view's own frames (as load_clip cuts them)
-    pixels = []
-    for view, generator, picked in zip(views, generators, chosen):
-        clip = np.stack([decoded[int(i)] for i in picked])
-        if processor.face_crop:
-            clip = processor.crop_face(clip, picked, os.fspath(path))
-        if view == ClipView():
-            pixels.append(plain(clip, do_sample_frames=False)["pixel_values_videos"][0])
-            continue
-        tensor = torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2).contiguous()
-        pixels.append(
-            processor.augment(tensor, generator, flip=view.flip)
-            if view.augment
-            else processor.crop_view(tensor, view.crop_position)
-        )
-    return torch.stack(pixels)
+    sampled = sampled_frames(processor, path, views, generators)
+    return torch.stack(
+        [
+            cut_view(processor, frames, view, generator)
+            for (frames, _), view, generator in zip(sampled, views, generators)
+        ]
+    )

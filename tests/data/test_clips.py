@@ -54,7 +54,7 @@ def test_clip_dataset_yields_model_inputs(tmp_path):
 
 def test_fixed_views_take_the_segment_offset_and_crop_position(tmp_path):
     """A view shifted in time reads other frames; corner crops are the corners of the resized frames."""
-    from a3lign.data import clip_pixels
+    from a3lign.data import clip_pixels, cut_view
 
     from ..videos import coded_frames, decode_index
 
@@ -69,12 +69,35 @@ def test_fixed_views_take_the_segment_offset_and_crop_position(tmp_path):
     early, late = (clip_pixels(processor, folder, ClipView(segment_offset=o)) for o in (0.0, 0.75))
     indices = lambda pixels: [decode_index(frame.permute(1, 2, 0).numpy()) for frame in pixels]  # noqa: E731
     assert indices(early) == [0, 8, 16, 24] and indices(late) == [6, 14, 22, 30]
-    frames_ = torch.from_numpy(noise_frames(1, 64, 64, seed=3)).permute(0, 3, 1, 2)
-    corner = processor.crop_view(frames_, (1.0, 1.0))
-    assert torch.equal(corner, frames_[..., 32:, 32:].float())
+    frames_ = noise_frames(1, 64, 64, seed=3)
+    chw = torch.from_numpy(frames_).permute(0, 3, 1, 2)
+    corner = cut_view(processor, frames_, ClipView(crop_position=(1.0, 1.0)))
+    assert torch.equal(corner, chw[..., 32:, 32:].float())
     assert torch.equal(
-        processor.crop_view(frames_, (0.5, 0.5)), processor.center_crop(frames_, processor.crop_size).float()
+        cut_view(processor, frames_, ClipView()), processor.center_crop(chw, processor.crop_size).float()
     )
+
+
+@pytest.mark.parametrize("source", ["odd video", "frame folder", "faces"])
+def test_the_pipelines_view_is_the_processors_own_pixels(tmp_path, source):
+    """`ClipView()` through the views' own steps equals what the processor (transformers' transform) gives the
+    pipeline, pixel for pixel: on frames whose resized margin is odd (the centre crop's rounding), a frame folder,
+    and with face crops."""
+    from ..scenes import astronaut_video
+
+    if source == "odd video":
+        path = write_video(tmp_path / "odd.mp4", noise_frames(30, 61, 97), "libx264", "yuv444p")
+    elif source == "frame folder":
+        path = write_frame_folder(tmp_path / "clip", noise_frames(23, 50, 75))
+    else:
+        path = write_video(tmp_path / "face.mp4", astronaut_video(30, face_side=50)[0], "libx264", "yuv444p")
+    processor = A3lignVideoProcessor(
+        num_frames=8, crop_size={"height": 56, "width": 56}, size={"shortest_edge": 60}, face_crop=source == "faces"
+    )
+    pipeline = processor(str(path))["pixel_values_videos"][0]
+    assert torch.equal(clip_pixels(processor, path, ClipView()), pipeline)
+    shifted = clip_pixels(processor, path, ClipView(crop_position=(0.0, 0.0)))
+    assert source == "faces" or not torch.equal(shifted, pipeline)  # the view's crop is its own
 
 
 @pytest.mark.parametrize("face_crop", [False, True])

@@ -3,8 +3,7 @@ numbers sorted as numbers, case kept and collisions refused, anything else a cou
 
 import pytest
 
-from a3lign.configuration_a3lign import DFEW_LABELS
-from a3lign.data import DatasetArguments, load_split
+from a3lign.data import DFEW_LABELS, DatasetArguments, load_split
 
 from ..layouts import labelled_csv, small_dfew, tiny_clip
 

@@ -2,8 +2,7 @@
 
 import pytest
 
-from a3lign.configuration_a3lign import DFEW_LABELS
-from a3lign.data import MAFW_LABELS, DatasetArguments, load_split
+from a3lign.data import DFEW_LABELS, MAFW_LABELS, DatasetArguments, load_split
 
 from ..layouts import labelled_csv, small_dfew, tiny_clip
 from ..videos import noise_frames, write_frame_folder, write_video

@@ -4,8 +4,7 @@ import csv
 
 import numpy as np
 
-from a3lign.configuration_a3lign import DFEW_LABELS
-from a3lign.data import load_split, render_clip, synthesize
+from a3lign.data import DFEW_LABELS, load_split, render_clip, synthesize
 from a3lign.decoding_a3lign import read_clip_frames
 
 

@@ -15,8 +15,7 @@ from transformers import AutoModel, AutoModelForVideoClassification, TrainerCall
 from a3lign import A3lignModel, A3lignVideoProcessor
 from a3lign.cli.evaluate import main as evaluate_cli
 from a3lign.cli.train import main as train_cli
-from a3lign.configuration_a3lign import DFEW_LABELS
-from a3lign.data import synthesize
+from a3lign.data import DFEW_LABELS, synthesize
 from a3lign.train.arguments import BAPArguments, ModelArguments, parse_arguments
 from a3lign.train.bap import BAPTrainer
 from a3lign.train.run import build_model, save_model_folder

@@ -8,10 +8,8 @@ import pytest
 
 from a3lign.cli.evaluate import main as evaluate_cli
 from a3lign.cli.train import main as train_cli
-from a3lign.configuration_a3lign import DFEW_LABELS
-from a3lign.data import synthesize
+from a3lign.data import DFEW_LABELS, MAFW_LABELS, synthesize
 from a3lign.data.descriptions import EXPRESSIONS, descriptions_for
-from a3lign.data.readers import MAFW_LABELS
 
 from ..conftest import save_clip_with_tokenizer
 from . import run_summary
