@@ -23,6 +23,11 @@ Frames arrive in order (a clip's sampled frames, a video's timeline grid, a came
    at the same side; frames where the face is gone keep their shot's nearest pose; both are counted
    (`FacePlacement.present`), never passed off as a face.
 
+**Live** (`FaceFollower`, for frames that arrive one at a time and cannot wait for the rest of the shot): the same
+detector, signatures and linking, causally: detection on the first frame, every `LIVE_DETECTION_EVERY`-th frame
+after it, at each cut, and on every frame while no face is tracked; the pose held in between; the face counted gone
+after `LIVE_MISSES` detections in a row without it (one miss is the detector's, not the face's).
+
 Remote code: imports numpy and, inside `try`, OpenCV and MTCNN (`pip install a3lign[faces]`). transformers checks the
 imports of every file a saved folder carries except those in `try` blocks, so a folder loads without them and only
 face cropping needs them.
@@ -66,6 +71,11 @@ TRACK_IOU = 0.2
 TRACK_DISTANCE = 1.5
 # A shot's eye line tilted less than this (degrees) is taken as level: no resampling for a face that is upright.
 LEVEL_ANGLE = 5.0
+# Live tracking (`FaceFollower`): detect on every 4th frame given (a live grid's 8 frames a second: twice a second),
+# and the face is gone after 2 detections in a row without it; the crop's size is the median of the last 3 found.
+LIVE_DETECTION_EVERY = 4
+LIVE_MISSES = 2
+LIVE_SIZES = 3
 # Shot signatures (`shot_signature`, `cut_score`): a hue x saturation histogram of a thumbnail's lit pixels, and its
 # brightness layout. A cut is a colour distance above CUT_DISTANCE (within a shot, pans, zooms, a shaking camera, a
 # face crossing the frame and light dimmed by half stay under 0.15 on the test scenes; cuts between photographs
@@ -585,6 +595,75 @@ class FaceObserver:
         return FaceTrack(self.shots, self.frame_size)
 
 
+class FaceFollower:
+    """Causal face tracking for live use: `follow(frame)` for each frame in order gives `(crop, box)`: the frame cut
+    around the tracked face as `FacePlacement.crop` cuts it (eyes level, side = the face's size plus `margin` on each
+    side), and the face's upright box `(x0, y0, x1, y1)`, or None where no face is tracked (the crop then holds the
+    last pose, or the frame's centre square before any face). See the module docstring, "Live"."""
+
+    def __init__(self, detector: str = DEFAULT_DETECTOR, margin: float = 0.25, every: int = LIVE_DETECTION_EVERY):
+        self.detector = check_detector(detector)
+        require_opencv(detector)
+        if every < 1:
+            raise ValueError(f"every={every} is invalid: expected detection on every n-th frame, n >= 1")
+        self.margin, self.every = margin, every
+        self.pose: np.ndarray | None = None  # (x, y, size, angle) of the tracked face, or its last one
+        self.box: np.ndarray | None = None  # its last detected box, while tracked
+        self.sizes: list[float] = []
+        self.misses = 0
+        self.since_detection = 0
+        self.signature: ShotSignature | None = None
+        self.detections_run = 0
+
+    def _detect(self, frame: np.ndarray) -> None:
+        found = detect_faces(frame, self.detector)
+        self.detections_run += 1
+        self.since_detection = 0
+        candidates = []
+        if len(found) and self.box is not None:  # the detection continuing the track, if any
+            candidates = [
+                (score, k) for k in range(len(found)) if (score := _continues(found.boxes[k], self.box)) is not None
+            ]
+        if candidates:
+            number = max(candidates)[1]
+        elif len(found) and (self.box is None or self.misses + 1 >= LIVE_MISSES):  # a new main face: the largest
+            areas = (found.boxes[:, 2] - found.boxes[:, 0]) * (found.boxes[:, 3] - found.boxes[:, 1])
+            number = int(np.argmax(areas))
+            self.sizes = []
+        else:
+            self.misses += 1
+            if self.misses >= LIVE_MISSES:
+                self.box = None  # gone; the crop keeps its last pose
+            return
+        pose = face_pose(found, number)
+        self.sizes = [*self.sizes[-(LIVE_SIZES - 1) :], float(pose[2])]
+        pose[2] = float(np.median(self.sizes))
+        if abs(math.degrees(pose[3])) < LEVEL_ANGLE:
+            pose[3] = 0.0
+        self.pose, self.box, self.misses = pose, found.boxes[number], 0
+
+    def follow(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+        signature = shot_signature(frame)
+        if self.signature is not None and cut_score(signature, self.signature) > 1:
+            self.box, self.sizes, self.misses = None, [], 0  # a new shot: the old face is not in it
+        self.signature = signature
+        if self.box is None or self.since_detection + 1 >= self.every:
+            self._detect(frame)
+        else:
+            self.since_detection += 1
+        height, width = frame.shape[:2]
+        pose = (
+            self.pose
+            if self.pose is not None
+            else (width / 2, height / 2, min(height, width) / (1 + 2 * self.margin), 0.0)
+        )
+        side = max(1, round(pose[2] * (1 + 2 * self.margin)))
+        placement = FacePlacement(
+            np.array([pose], float), np.array([self.box is not None]), np.zeros(1, int), side, self.margin, True
+        )
+        return placement.crop(frame, 0), (placement.face_box(0) if self.box is not None else None)
+
+
 def track_faces(
     frames: np.ndarray, indices: Sequence[int] | None = None, detector: str = DEFAULT_DETECTOR
 ) -> FaceTrack:
@@ -613,6 +692,7 @@ __all__ = [
     "DEFAULT_DETECTOR",
     "Detections",
     "FaceObserver",
+    "FaceFollower",
     "FaceTrack",
     "FacePlacement",
     "Shot",

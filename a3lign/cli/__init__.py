@@ -3,6 +3,7 @@
     a3lign train CONFIG.yaml --flag value ...    BAP training (what `accelerate launch train_bap.py` runs)
     a3lign evaluate --model RUN --dataset ...    UAR / WAR of a saved model, in order or shuffled
     a3lign predict VIDEO --model RUN [--timeline] a video's top classes, or its emotion timeline
+    a3lign live --model RUN --source 0           emotions from a camera, stream or file as they happen
     a3lign cache --clip_model ... --dataset ...  extract the frozen frame embeddings ahead of training
     a3lign data check | synthesize | crop-faces  validate a dataset; write the synthetic set; crop faces of raw videos
     a3lign demo                                  the whole job on the synthetic set (`make demo`)
@@ -18,6 +19,7 @@ COMMANDS = {
     "train": "BAP training from a YAML config and flags",
     "evaluate": "evaluate a saved model folder on a dataset split",
     "predict": "classify a video, or write its emotion timeline (--timeline)",
+    "live": "emotions from a camera, a stream or a file as they happen",
     "cache": "extract frame embeddings of a dataset once",
     "data": "check a dataset, synthesize the demo set, or crop the faces of raw videos",
     "demo": "train and evaluate on the synthetic set, end to end",

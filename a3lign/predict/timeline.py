@@ -54,9 +54,9 @@ class FrameGrid:
         return range(self.starts[window], self.starts[window] + self.num_frames)
 
 
-def frame_grid(timing: FrameTiming, num_frames: int, window: float, stride: float) -> FrameGrid:
-    """The grid of a video whose frames are shown at `timing` (see the module docstring): grid point k shows the frame
-    on screen at `(k + 0.5) * window / num_frames` seconds. `ValueError` naming a bad `window` or `stride`."""
+def grid_step(window: float, stride: float, num_frames: int) -> tuple[Fraction, int]:
+    """`(step, shift)`: the grid's step `window / num_frames` seconds (exact) and the stride in steps. `ValueError`
+    naming a bad `window` or a `stride` that is not a whole number of steps."""
     if not window > 0:
         raise ValueError(f"window={window} s is invalid: expected a positive length in seconds, e.g. 2")
     step = Fraction(window).limit_denominator(10**6) / num_frames  # 2.4 s means 2.4, not its nearest double
@@ -67,11 +67,17 @@ def frame_grid(timing: FrameTiming, num_frames: int, window: float, stride: floa
             f"stride={stride} s is invalid: windows share frames only when the stride is a multiple of "
             f"window / num_frames = {float(step):g} s; use e.g. {near[0]:g} or {near[1]:g}"
         )
+    return step, int(multiple)
+
+
+def frame_grid(timing: FrameTiming, num_frames: int, window: float, stride: float) -> FrameGrid:
+    """The grid of a video whose frames are shown at `timing` (see the module docstring): grid point k shows the frame
+    on screen at `(k + 0.5) * window / num_frames` seconds. `ValueError` naming a bad `window` or `stride`."""
+    step, shift = grid_step(window, stride, num_frames)
     duration = timing.duration
     if duration < window:  # one window: the whole video, as the pipeline samples it
         frames = sample_segment_indices(timing.num_frames, num_frames, timing=timing)
         return FrameGrid(frames, [0], num_frames, [(0.0, duration)], duration / num_frames)
-    shift = int(multiple)
     count = math.floor((duration - window) / stride + 1e-9) + 1
     points = (count - 1) * shift + num_frames
     frames = [timing.frame_at((k + Fraction(1, 2)) * step) for k in range(points)]
@@ -296,4 +302,4 @@ def add_faces(timeline: Timeline, grid: FrameGrid, placement: FacePlacement, tim
     ]
 
 
-__all__ = ["FrameGrid", "Timeline", "frame_grid", "predict_timeline", "WindowStream"]
+__all__ = ["FrameGrid", "Timeline", "frame_grid", "grid_step", "predict_timeline", "WindowStream"]
