@@ -17,6 +17,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from ..decoding_a3lign import probe_clip  # noqa: E402
 from .analysis import Analyzer  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -57,14 +58,30 @@ def face_caption(result) -> str:
     )
 
 
-def build_app(analyzer: Analyzer, work_dir=None) -> gr.Blocks:
+def check_limits(video, name: str, max_seconds: float | None, max_upload_mb: float | None) -> None:
+    """`gr.Error` naming an upload larger than `max_upload_mb` or a video longer than `max_seconds` (Gradio refuses an
+    oversize upload itself; this names what the page was given, and covers the API and recordings alike)."""
+    size = Path(video).stat().st_size if Path(video).is_file() else 0
+    if max_upload_mb is not None and size > max_upload_mb * 1e6:
+        raise gr.Error(f"'{name}' is {size / 1e6:.1f} MB: this app takes uploads up to {max_upload_mb:g} MB")
+    if max_seconds is not None:
+        try:
+            seconds = probe_clip(video).duration
+        except (ValueError, FileNotFoundError) as error:
+            raise gr.Error(str(error).replace(str(video), name)) from error
+        if seconds > max_seconds:
+            raise gr.Error(f"'{name}' lasts {seconds:.0f} s: this app takes videos up to {max_seconds:g} s")
+
+
+def build_app(analyzer: Analyzer, work_dir=None, max_seconds: float | None = None, max_upload_mb=None) -> gr.Blocks:
     """The page for `analyzer`. Timeline pictures are kept in `work_dir` when given; otherwise each goes to a
-    temporary folder removed once the page has it."""
+    temporary folder removed once the page has it. Videos over `max_seconds` or `max_upload_mb` are refused by name."""
 
     def analyse(video):
         if not video:
             raise gr.Error("No video: upload a file or record one first.")
         name = Path(video).name  # errors name the upload, not the server's temporary copy
+        check_limits(video, name, max_seconds, max_upload_mb)
         try:
             with tempfile.TemporaryDirectory(prefix="a3lign-app-") as scratch:
                 result = analyzer(video, work_dir or scratch)

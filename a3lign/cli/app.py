@@ -3,18 +3,48 @@
     a3lign app --model runs/dfew-1                   # http://127.0.0.1:7860: upload or record a video
     a3lign app --model runs/dfew-1 --port 8080 --face_crop false   # videos already cut to the face
 
+    a3lign app --model runs/dfew-1 --host 0.0.0.0 --auth_file users.txt   # served to others: passwords, limits
+
 The page shows the face the model looks at, the clip's top emotions and the emotion timeline; its API endpoint is
 `/analyse` (`gradio_client.Client(url).predict(handle_file("clip.mp4"), api_name="/analyse")`). It listens on the
-loopback address unless `--host` says otherwise.
+loopback address unless `--host` says otherwise. What one request may cost is bounded: uploads up to
+`--max_upload_mb`, videos up to `--max_seconds` long (both refused with a message naming the file), `--concurrency`
+analyses at a time and at most `--queue_size` waiting (more are told the queue is full). `--auth` / `--auth_file`
+(Gradio's login, `user:password` each) ask for a password; serving beyond the loopback address without one warns.
 """
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from ..train.model_card import HUB_ID  # a model on the Hub, fetched by from_pretrained (a folder may look alike)
 
 FACE_CROP = {"true": True, "false": False, "strict": "strict", "folder": None}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+logger = logging.getLogger(__name__)
+
+
+def credentials(pairs: list[str], file: str | None) -> list[tuple[str, str]]:
+    """`user:password` pairs from `--auth` and from the lines of `--auth_file` (blank lines and `#` comments skipped);
+    `SystemExit` naming a malformed one (never echoing its password)."""
+    entries = [(f"--auth #{k + 1}", pair) for k, pair in enumerate(pairs)]
+    if file is not None:
+        if not Path(file).is_file():
+            raise SystemExit(f"error: --auth_file '{file}' does not exist")
+        lines = Path(file).read_text().splitlines()
+        entries += [(f"{file} line {n + 1}", line.strip()) for n, line in enumerate(lines)]
+    found = []
+    for where, text in entries:
+        if not text or text.startswith("#"):
+            continue
+        user, colon, password = text.partition(":")
+        if not colon or not user or not password:
+            raise SystemExit(
+                f"error: {where} is not user:password (a name, a colon, a password of at least one character)"
+            )
+        found.append((user, password))
+    return found
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,11 +67,25 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--window", type=float, default=2.0, help="Timeline: window length in seconds.")
     parse.add_argument("--stride", type=float, default=0.5, help="Timeline: seconds between window starts.")
     parse.add_argument("--work_dir", help="Keep the timeline pictures in this folder (default: none kept).")
+    parse.add_argument(
+        "--auth", action="append", default=[], help="user:password allowed in (Gradio's login); repeat."
+    )
+    parse.add_argument("--auth_file", help="A file of user:password lines allowed in.")
+    parse.add_argument("--max_upload_mb", type=float, default=200, help="Largest upload accepted, in MB.")
+    parse.add_argument("--max_seconds", type=float, default=600, help="Longest video analysed, in seconds.")
+    parse.add_argument("--concurrency", type=int, default=1, help="Videos analysed at the same time.")
+    parse.add_argument("--queue_size", type=int, default=16, help="Requests waiting at most; more are refused.")
     return parse
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    auth = credentials(args.auth, args.auth_file)
+    for name in ("max_upload_mb", "max_seconds", "concurrency", "queue_size"):
+        if not getattr(args, name) > 0:
+            raise SystemExit(f"error: --{name} {getattr(args, name)} is invalid: expected a positive number")
+    if args.host not in LOOPBACK and not auth:
+        logger.warning("serving on %s without a password: anyone who reaches it may use it (--auth)", args.host)
     if not Path(args.model).is_dir() and not HUB_ID.match(args.model):
         raise SystemExit(
             f"error: model folder '{args.model}' does not exist (expected a saved model folder or a Hub id)"
@@ -57,7 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, OSError, ValueError) as error:  # OSError: a Hub id that cannot be fetched
         raise SystemExit(f"error: {error}") from error
     try:
-        build_app(analyzer, args.work_dir).launch(server_name=args.host, server_port=args.port, theme=THEME)
+        app = build_app(analyzer, args.work_dir, max_seconds=args.max_seconds, max_upload_mb=args.max_upload_mb)
+        app.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size).launch(
+            server_name=args.host,
+            server_port=args.port,
+            theme=THEME,
+            auth=auth or None,
+            max_file_size=round(args.max_upload_mb * 1e6),
+        )
     except OSError as error:
         raise SystemExit(
             f"error: cannot listen on {args.host}:{args.port} ({error.strerror or 'in use'}): pass another --port"

@@ -45,12 +45,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tinted_run, tmp_path_factory):
-    """`python -m a3lign app --model RUN --port P --work_dir PLOTS` in its own process; yields `(url, PLOTS)` and stops
-    it afterwards. Its working folder, temporary folder (TMPDIR) and PLOTS are three different folders: Gradio serves
-    files only below the first two, and the page must not depend on where the pictures are kept."""
-    root = tmp_path_factory.mktemp("app")
+@contextlib.contextmanager
+def serve(run, root: Path, *flags: str):
+    """`python -m a3lign app --model RUN --port P --work_dir PLOTS *flags` in its own process; yields `(url, PLOTS,
+    process)` and stops it afterwards. Its working folder, temporary folder (TMPDIR) and PLOTS are three different
+    folders: Gradio serves files only below the first two, and the page must not depend on where the pictures are
+    kept."""
     for folder in ("cwd", "tmp", "plots"):
         (root / folder).mkdir()
     port = free_port()
@@ -62,18 +62,8 @@ def server(tinted_run, tmp_path_factory):
         TMPDIR=str(root / "tmp"),
         PYTHONPATH=os.pathsep.join(sys.path),
     )
-    command = [
-        sys.executable,
-        "-m",
-        "a3lign",
-        "app",
-        "--model",
-        str(tinted_run),
-        "--port",
-        str(port),
-        "--work_dir",
-        str(root / "plots"),
-    ]
+    command = [sys.executable, "-m", "a3lign", "app", "--model", str(run), "--port", str(port)]
+    command += ["--work_dir", str(root / "plots"), *flags]
     with open(log, "w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=root / "cwd")
     url = f"http://127.0.0.1:{port}/"
@@ -91,10 +81,17 @@ def server(tinted_run, tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"a3lign app did not answer on {url} within 180 s:\n{log.read_text()}")
             time.sleep(0.5)
-        yield url, root / "plots"
+        yield url, root / "plots", process
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tinted_run, tmp_path_factory):
+    """The app as `a3lign app --model RUN` serves it: `(url, PLOTS)`."""
+    with serve(tinted_run, tmp_path_factory.mktemp("app")) as (url, plots, _):
+        yield url, plots
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +179,10 @@ def test_a_webcam_recording_in_a_headless_browser(server, tmp_path):
         page.get_by_label("Capture from camera").click()
         page.get_by_text("Click to Access Webcam").click()
         page.get_by_label("start recording").click()
+        stop = page.locator("#video button", has_text="Stop")
+        stop.wait_for(timeout=60_000)  # recording has begun (a loaded machine starts it late: count from here)
         page.wait_for_timeout(3000)
-        page.locator("#video button", has_text="Stop").click()
+        stop.click()
         player = page.locator("#video video")
         player.wait_for(timeout=60_000)
         wait_for_results(page)
@@ -196,7 +195,7 @@ def test_a_webcam_recording_in_a_headless_browser(server, tmp_path):
         stamps = sorted(p.pts for p in container.demux(stream) if p.size)
     span = float((stamps[-1] - stamps[0]) * stream.time_base)  # first to last frame
     duration = float(re.search(r"\.webm: ([0-9.]+) s at ", summary).group(1))
-    assert 1 < span < 10 and span <= duration <= span * len(stamps) / (len(stamps) - 1) + 0.1, (summary, span)
+    assert 0.5 < span < 10 and span <= duration <= span * len(stamps) / (len(stamps) - 1) + 0.1, (summary, span)
 
 
 def test_a_missing_model_folder_is_named(tmp_path):
@@ -241,3 +240,88 @@ def test_the_face_picture_is_shown_at_a_size_the_page_can_hold(shape, expected):
     from a3lign.app.interface import for_display
 
     assert for_display(np.zeros((*shape, 3), np.uint8)).shape == (*expected, 3)
+
+
+# ----- served to others: a password, limits, a queue ---------------------------------------------------------------
+def resident_mib(pid: int) -> float:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.fixture(scope="module")
+def guarded(tinted_run, tmp_path_factory):
+    """The app served with a password, a 1 MB upload limit, a 6 s duration limit, 2 analyses at a time, 16 waiting."""
+    flags = ["--auth", "ana:s3cret", "--max_upload_mb", "1", "--max_seconds", "6", "--concurrency", "2"]
+    with serve(tinted_run, tmp_path_factory.mktemp("guarded"), *flags, "--queue_size", "16") as started:
+        yield started
+
+
+def test_a_served_app_asks_for_its_password(guarded, sad_clip):
+    url = guarded[0]
+    with pytest.raises(Exception, match="(?i)login|auth|401|403"):
+        Client(url, verbose=False)
+    with pytest.raises(Exception, match="(?i)login|auth|401|403|incorrect"):
+        Client(url, verbose=False, auth=("ana", "wrong"))
+    _, top, _, _ = Client(url, verbose=False, auth=("ana", "s3cret")).predict(
+        handle_file(str(sad_clip)), api_name="/analyse"
+    )
+    assert top["label"] == "Sad"
+
+
+def test_eight_clients_at_once_and_oversize_uploads_are_each_answered(guarded, sad_clip, tmp_path):
+    """8 clients upload at once, with one upload over the size limit and one video over the duration limit: every
+    request is answered (the result) or refused with a message naming the file; the server's memory stays bounded
+    and it answers afterwards."""
+    import concurrent.futures
+
+    from a3lign.data.synthetic import write_mp4
+
+    url, _, process = guarded
+    long_clip = tmp_path / "long.mp4"
+    write_mp4(long_clip, tinted_stretch("Sad", 10, seed=7400), RATE)
+    big = tmp_path / "big.mp4"
+    write_video_noise(big, megabytes=1.5)
+    client = Client(url, verbose=False, auth=("ana", "s3cret"))
+    client.predict(handle_file(str(sad_clip)), api_name="/analyse")  # warm: the first analysis loads what it needs
+    before = resident_mib(process.pid)
+
+    def request(path):
+        started = time.monotonic()
+        try:
+            _, top, _, _ = Client(url, verbose=False, auth=("ana", "s3cret")).predict(
+                handle_file(str(path)), api_name="/analyse"
+            )
+            return path.name, top["label"], time.monotonic() - started
+        except Exception as error:  # refused: the message is what the user reads
+            return path.name, f"refused: {error}", time.monotonic() - started
+
+    uploads = [sad_clip] * 6 + [long_clip, big]
+    with concurrent.futures.ThreadPoolExecutor(len(uploads)) as pool:
+        answers = list(pool.map(request, uploads, timeout=600))
+    after = resident_mib(process.pid)
+    assert [label for name, label, _ in answers if name == "sad.mp4"] == ["Sad"] * 6, answers
+    refused = {name: label for name, label, _ in answers if name != "sad.mp4"}
+    assert "'long.mp4' lasts 10 s: this app takes videos up to 6 s" in refused["long.mp4"], refused
+    assert refused["big.mp4"].startswith("refused:") and re.search(r"(?i)size|large|MB", refused["big.mp4"]), refused
+    assert after - before < 600, (before, after)  # no copy of every upload kept, nothing growing per request
+    _, top, _, _ = client.predict(handle_file(str(sad_clip)), api_name="/analyse")  # still answering
+    assert top["label"] == "Sad"
+
+
+def write_video_noise(path: Path, megabytes: float) -> None:
+    """An mp4 of random frames (incompressible): about `megabytes` MB."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (12, 240, 320, 3), dtype=np.uint8)
+    while True:
+        write_mp4(path, frames, RATE)
+        if path.stat().st_size >= megabytes * 1e6:
+            return
+        frames = np.concatenate([frames, rng.integers(0, 256, (12, 240, 320, 3), dtype=np.uint8)])
+
+
+def test_bad_app_limits_and_credentials_are_named(tmp_path):
+    (tmp_path / "users.txt").write_text("# who may use it\nana:s3cret\nbob\n")
+    with pytest.raises(SystemExit, match=r"users.txt line 3 is not user:password"):
+        app_cli(["--model", str(tmp_path), "--auth_file", str(tmp_path / "users.txt")])
+    with pytest.raises(SystemExit, match=r"--max_seconds 0.0 is invalid"):
+        app_cli(["--model", str(tmp_path), "--max_seconds", "0"])
