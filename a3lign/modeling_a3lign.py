@@ -416,7 +416,8 @@ class A3lignModel(A3lignPreTrainedModel):
                 f"(3, {size}, {size}) (config.image_size): feed it with the video processor saved beside it"
             )
         batch, frames = pixel_values_videos.shape[:2]
-        pixels = pixel_values_videos.flatten(0, 1).to(self.clip.visual_projection.weight.dtype)
+        # The patch embedding's dtype is the tower's (its linear layers may be int8-quantized: a3lign.predict.tower)
+        pixels = pixel_values_videos.flatten(0, 1).to(self.clip.vision_model.embeddings.patch_embedding.weight.dtype)
         features = self.clip.get_image_features(pixel_values=pixels, interpolate_pos_encoding=True).pooler_output
         return features.view(batch, frames, -1)
 

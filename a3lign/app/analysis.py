@@ -16,6 +16,7 @@ from transformers import AutoVideoProcessor, pipeline
 from ..decoding_a3lign import FrameTiming, read_clip_frames
 from ..faces_a3lign import track_faces
 from ..predict import Timeline, format_summary, frame_grid, plot_timeline, predict_timeline
+from ..predict.tower import use_tower
 
 FACE_BOX_COLOUR = (46, 204, 64)
 OUTSIDE_FRAME = (128, 128, 128)
@@ -43,15 +44,23 @@ class Analyzer:
     """A saved model folder (model + processor, `a3lign.train.run.save_model_folder`) ready for videos.
 
     `face_crop`: None keeps the folder's processor setting; True / False / "strict" override it (raw footage, a
-    webcam recording: True). `window` / `stride`: the timeline's, in seconds (`a3lign predict --timeline`)."""
+    webcam recording: True). `window` / `stride`: the timeline's, in seconds (`a3lign predict --timeline`); `tower`:
+    the vision tower (`a3lign.predict.tower`)."""
 
-    def __init__(self, model_folder, face_crop: bool | str | None = None, window: float = 2.0, stride: float = 0.5):
+    def __init__(
+        self,
+        model_folder,
+        face_crop: bool | str | None = None,
+        window: float = 2.0,
+        stride: float = 0.5,
+        tower: str = "transformers",
+    ):
         overrides = {} if face_crop is None else {"face_crop": face_crop}
         self.processor = AutoVideoProcessor.from_pretrained(model_folder, trust_remote_code=True, **overrides)
         self.classify = pipeline(
             "video-classification", model=str(model_folder), video_processor=self.processor, trust_remote_code=True
         )
-        self.model = self.classify.model.eval()
+        self.model = use_tower(self.classify.model.eval(), tower)
         self.processor.check_matches(self.model.config)
         # A bad window or stride: now, not per video.
         frame_grid(FrameTiming.constant(1000, 25.0), self.model.config.num_frames, window, stride)

@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..app import Analyzer
 
     try:
-        analyzer = Analyzer(args.model, face_crop=FACE_CROP[args.face_crop], window=args.window, stride=args.stride)
+        analyzer = Analyzer(
+            args.model, face_crop=FACE_CROP[args.face_crop], window=args.window, stride=args.stride, tower=args.tower
+        )
     except (ImportError, OSError, ValueError) as error:  # OSError: a Hub id that cannot be fetched
         raise SystemExit(f"error: {error}") from error
     try:

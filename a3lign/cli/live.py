@@ -4,9 +4,9 @@
     a3lign live --model runs/dfew-1 --source rtsp://host/stream           # a network stream
     a3lign live --model runs/dfew-1 --source interview.mp4 --realtime     # a file at its own rate, as a camera
 
-Each window's top emotion is printed as it comes (with frames/s read, the latency from the frame that closed the window
-to its probabilities, and frames dropped). When the machine is slower than the source, the oldest frames are dropped
-and counted, never queued. The end of the source, `--duration` or Ctrl-C ends it; `--output` then holds
+Each window's top emotion is printed as it comes (with frames/s read, the latency from the arrival of the window's
+last frame to its probabilities, and frames dropped). When the machine is slower than the source, the oldest frames
+are dropped and counted, never queued. The end of the source, `--duration` or Ctrl-C ends it; `--output` then holds
 timeline.csv / .json / .png (as `a3lign predict --timeline` writes them) and live.json (the live figures).
 """
 
@@ -21,6 +21,7 @@ from transformers import AutoModelForVideoClassification
 
 from ..predict import LivePredictor, format_summary, write_timeline
 from ..predict.sources import FrameReader
+from ..predict.tower import TOWERS, use_tower
 from .predict import FACE_CROP, load_processor
 
 
@@ -46,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--face_margin", type=float, help="Margin around the face, a fraction of its side.")
     parse.add_argument("--face_detector", choices=["mtcnn", "haar"], help="Face detector (default: the folder's).")
     parse.add_argument("--detect_every", type=int, default=4, help="Run the face detector on every n-th grid frame.")
+    parse.add_argument(
+        "--tower", choices=TOWERS, default="transformers", help="The vision tower: transformers' own, or int8."
+    )
     parse.add_argument("--buffer", type=int, default=4, help="Frames held for a slow machine before dropping.")
     parse.add_argument("--duration", type=float, help="Stop after this many seconds of the source.")
     parse.add_argument("--output", default="live_output", help="Folder for timeline.csv / .json / .png, live.json.")
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None):
     try:
         processor = load_processor(args)
         model = AutoModelForVideoClassification.from_pretrained(args.model, trust_remote_code=True).eval()
+        use_tower(model, args.tower)
         processor.check_matches(model.config)
         predictor = LivePredictor(
             model, processor, args.window, args.stride, detect_every=args.detect_every, name=args.source
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None):
                 ended = f"--duration {args.duration:g} s"
                 break
             consumed += 1
-            for window in predictor.add(frame.pixels, frame.seconds):
+            for window in predictor.add(frame.pixels, frame.seconds, frame.arrived):
                 latencies.append(window.latency)
                 if not args.quiet:
                     rate = consumed / max(1e-9, time.perf_counter() - started)

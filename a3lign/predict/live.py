@@ -36,8 +36,9 @@ from .timeline import Timeline, grid_step
 class LiveWindow:
     """One window's result: `start`, `end` seconds after the first frame, `probabilities (C,)`, the face's box at its
     middle (None: no face there, or no face crop), `face` the share of its frames showing the tracked face (None
-    without face crop), and `latency`: seconds from the arrival of the frame that closed it (`LivePredictor.add`) to
-    its probabilities."""
+    without face crop), and `latency`: seconds from the arrival of the frame shown at its last grid point (`arrived` of
+    `LivePredictor.add`) to its probabilities: the wait for the next frame, which ends that frame's time on screen, and
+    the frame's tracking, cut, tower and the head included."""
 
     start: float
     end: float
@@ -82,14 +83,16 @@ class LivePredictor:
         self.point = 0  # the next grid point to settle
         self.embeddings: dict[int, torch.Tensor] = {}  # grid point -> embedding (the current windows' only)
         self.boxes: dict[int, tuple | None] = {}
+        self.arrivals: dict[int, float] = {}  # grid point -> when the frame shown there arrived
         self.embedded: tuple[int, torch.Tensor, tuple | None] | None = None  # the last frame embedded
         self.frames_embedded = 0
         self.windows: list[LiveWindow] = []
 
     @torch.no_grad()
-    def add(self, frame, seconds) -> list[LiveWindow]:
-        """The frame shown from `seconds` (the stream's clock: any origin, increasing) until the next one."""
-        arrived = time.perf_counter()
+    def add(self, frame, seconds, arrived: float | None = None) -> list[LiveWindow]:
+        """The frame shown from `seconds` (the stream's clock: any origin, increasing) until the next one; `arrived`:
+        when it was read from its source (`time.perf_counter()`; default now)."""
+        arrived = time.perf_counter() if arrived is None else arrived
         if self.first is None:
             self.first = seconds
         start = seconds - self.first
@@ -97,15 +100,14 @@ class LivePredictor:
             return []  # a repeated or out-of-order timestamp: the frame before it stays on screen
         if self.previous is not None:
             self._settle(until=start)
-        self.previous, self.last_start = (frame, self.count), start
+        self.previous, self.last_start = (frame, self.count, arrived), start
         self.count += 1
-        return self._run_windows(lambda end: end <= start, arrived)
+        return self._run_windows(lambda end: end <= start)
 
     @torch.no_grad()
     def finish(self) -> Timeline:
         """The windows still held, now that the stream's duration is known, and the `Timeline` of the whole stream.
         `ValueError` for a stream shorter than one window (no window to give)."""
-        arrived = time.perf_counter()
         duration = self.duration
         if duration < self.window:
             raise ValueError(
@@ -114,7 +116,7 @@ class LivePredictor:
             )
         count = math.floor((duration - self.window) / self.stride + 1e-9) + 1  # the timeline's windows
         self._settle(until=None, points=(count - 1) * self.shift + self.num_frames)
-        self._run_windows(lambda end: True, arrived, limit=count)
+        self._run_windows(lambda end: True, limit=count)
         timeline = Timeline(
             video=self.name,
             labels=self.labels,
@@ -142,13 +144,14 @@ class LivePredictor:
 
     def _settle(self, until, points: int | None = None) -> None:
         """Grid points before `until` seconds (all up to `points` when None) are shown by the previous frame."""
-        frame, index = self.previous
+        frame, index, arrived = self.previous
         while (points is None or self.point < points) and (
             until is None or (self.point + Fraction(1, 2)) * self.step < until
         ):
             if self.embedded is None or self.embedded[0] != index:
                 self.embedded = (index, *self._embed(frame() if callable(frame) else frame))
             self.embeddings[self.point], self.boxes[self.point] = self.embedded[1], self.embedded[2]
+            self.arrivals[self.point] = arrived
             self.point += 1
 
     def _embed(self, frame: np.ndarray) -> tuple[torch.Tensor, tuple | None]:
@@ -159,7 +162,7 @@ class LivePredictor:
         self.frames_embedded += 1
         return self.model.get_frame_embeddings(pixels)[0, 0], box
 
-    def _run_windows(self, ended, arrived: float, limit: int | None = None) -> list[LiveWindow]:
+    def _run_windows(self, ended, limit: int | None = None) -> list[LiveWindow]:
         """Every next window whose frames are settled and whose end `ended` says the stream has passed."""
         done = []
         while limit is None or len(self.windows) < limit:
@@ -179,11 +182,11 @@ class LivePredictor:
                 float(np.mean(shown)) if self.follower is not None else None,
                 0.0,
             )
-            window.latency = time.perf_counter() - arrived
+            window.latency = time.perf_counter() - self.arrivals[last]
             self.windows.append(window)
             done.append(window)
             for k in [k for k in self.embeddings if k < first + self.shift]:  # the next window starts there
-                del self.embeddings[k], self.boxes[k]
+                del self.embeddings[k], self.boxes[k], self.arrivals[k]
         return done
 
     def _box(self, first: int, last: int):
