@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ..predict.tower import TOWERS
 from ..train.model_card import HUB_ID  # a model on the Hub, fetched by from_pretrained (a folder may look alike)
 
 FACE_CROP = {"true": True, "false": False, "strict": "strict", "folder": None}
@@ -69,6 +70,12 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--work_dir", help="Keep the timeline pictures in this folder (default: none kept).")
     parse.add_argument(
         "--auth", action="append", default=[], help="user:password allowed in (Gradio's login); repeat."
+    )
+    parse.add_argument(
+        "--tower",
+        choices=TOWERS,
+        default="transformers",
+        help="The vision tower: transformers' own, or int8 (faster on the CPU; a3lign/predict/tower.py).",
     )
     parse.add_argument("--auth_file", help="A file of user:password lines allowed in.")
     parse.add_argument("--max_upload_mb", type=float, default=200, help="Largest upload accepted, in MB.")
