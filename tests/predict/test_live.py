@@ -131,9 +131,11 @@ def test_live_command_writes_the_timeline_and_ctrl_c_ends_it_cleanly(untrained, 
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 0, output
-    assert "stopped (Ctrl-C)" in output and "dropped 0 of" in output
+    assert "stopped (Ctrl-C)" in output
     stats = json.loads((out / "live.json").read_text())
-    assert 2 <= stats["seconds_read"] < 25 and stats["frames_dropped"] == 0 and stats["windows"] >= 1
+    assert 2 <= stats["seconds_read"] < 25 and stats["windows"] >= 1
+    # read at the file's own rate, as a camera: a loaded machine may drop frames; what it says is what it counted
+    assert f"dropped {stats['frames_dropped']} of {stats['frames_read']} frames" in output
     document = json.loads((out / "timeline.json").read_text())
     assert len(document["windows"]) == stats["windows"] and (out / "timeline.png").stat().st_size > 1000
     assert (out / "timeline.csv").read_text().count("\n") == stats["windows"] + 1
