@@ -12,7 +12,9 @@ timeline.csv / .json / .png (as `a3lign predict --timeline` writes them) and liv
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,8 +89,22 @@ def main(argv: list[str] | None = None):
     output.mkdir(parents=True, exist_ok=True)
     (output / "started").write_text(args.source)  # reading has begun (what a supervising script may wait for)
     started, consumed, latencies, first, last, ended = time.perf_counter(), 0, [], None, None, "the source ended"
+    interrupted = threading.Event()
+
+    def on_interrupt(signum, frame):
+        # Ctrl-C stops reading where the loop checks, never inside a conversion or the tower (an exception raised
+        # there could surface as a decoding error); a second Ctrl-C interrupts at once.
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        reader.stopped = True  # a plain flag: frames() returns within its wait's 0.5 s, even from a stalled camera
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
     try:
         for frame in reader.frames():
+            if interrupted.is_set():
+                break
             first = frame.seconds if first is None else first
             last = frame.seconds
             if args.duration is not None and float(last - first) >= args.duration:
@@ -103,11 +119,15 @@ def main(argv: list[str] | None = None):
                     print("\r" + line if sys.stdout.isatty() else line, end="" if sys.stdout.isatty() else "\n")
                     sys.stdout.flush()
     except KeyboardInterrupt:
-        ended = "stopped (Ctrl-C)"
+        interrupted.set()
     except ValueError as error:  # the source broke part way: what was read is still reported
         ended = f"error: {error}"
     finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
         reader.stop()
+    if interrupted.is_set():
+        ended = "stopped (Ctrl-C)"
     elapsed = time.perf_counter() - started
     print(("\n" if sys.stdout.isatty() else "") + ended)
     try:

@@ -131,7 +131,7 @@ def test_live_command_writes_the_timeline_and_ctrl_c_ends_it_cleanly(untrained, 
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 0, output
-    assert "stopped (Ctrl-C)" in output
+    assert "stopped (Ctrl-C)" in output, output[-1500:]
     stats = json.loads((out / "live.json").read_text())
     assert 2 <= stats["seconds_read"] < 25 and stats["windows"] >= 1
     # read at the file's own rate, as a camera: a loaded machine may drop frames; what it says is what it counted
