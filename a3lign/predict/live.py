@@ -173,16 +173,11 @@ class LivePredictor:
                 break
             stacked = torch.stack([self.embeddings[k] for k in range(first, last + 1)])[None]
             logits = self.model(frame_embeddings=stacked).logits
+            probabilities = logits.float().softmax(-1)[0].cpu().numpy()
             shown = [self.boxes[k] is not None for k in range(first, last + 1)]
-            window = LiveWindow(
-                start,
-                end,
-                logits.float().softmax(-1)[0].cpu().numpy(),
-                self._box(first, last),
-                float(np.mean(shown)) if self.follower is not None else None,
-                0.0,
-            )
-            window.latency = time.perf_counter() - self.arrivals[last]
+            face = float(np.mean(shown)) if self.follower is not None else None
+            latency = time.perf_counter() - self.arrivals[last]
+            window = LiveWindow(start, end, probabilities, self._box(first, last), face, latency)
             self.windows.append(window)
             done.append(window)
             for k in [k for k in self.embeddings if k < first + self.shift]:  # the next window starts there
