@@ -127,3 +127,17 @@ def write_frame_folder(folder, frames: np.ndarray, suffix: str = "png", start: i
     for t, array in enumerate(frames):
         Image.fromarray(array).save(folder / f"{t + start}.{suffix}")
     return folder
+
+
+def write_y4m(path, frames: np.ndarray, rate: int) -> Path:
+    """Frames as a YUV4MPEG2 file (raw 4:2:0), what Chromium's fake camera plays (`--use-file-for-fake-video-capture`,
+    looped at the file's rate)."""
+    with av.open(str(path), "w", format="yuv4mpegpipe") as container:
+        stream = container.add_stream("rawvideo", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for array in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return Path(path)

@@ -5,12 +5,15 @@
 
     a3lign app --model runs/dfew-1 --host 0.0.0.0 --auth_file users.txt   # served to others: passwords, limits
 
-The page shows the face the model looks at, the clip's top emotions and the emotion timeline; its API endpoint is
-`/analyse` (`gradio_client.Client(url).predict(handle_file("clip.mp4"), api_name="/analyse")`). It listens on the
-loopback address unless `--host` says otherwise. What one request may cost is bounded: uploads up to
+Tab "Analyse a video" shows the face the model looks at, the clip's top emotions and the emotion timeline; its API
+endpoint is `/analyse` (`gradio_client.Client(url).predict(handle_file("clip.mp4"), api_name="/analyse")`). It
+listens on the loopback address unless `--host` says otherwise. What one request may cost is bounded: uploads up to
 `--max_upload_mb`, videos up to `--max_seconds` long (both refused with a message naming the file), `--concurrency`
 analyses at a time and at most `--queue_size` waiting (more are told the queue is full). `--auth` / `--auth_file`
 (Gradio's login, `user:password` each) ask for a password; serving beyond the loopback address without one warns.
+Tab "Live" streams the webcam to the server (`--live_fps` frames a second at most, for up to `--max_seconds`,
+`--live_sessions` streams at once) and updates the top emotions, the face box and a scrolling timeline as frames
+arrive; "Finish" writes the recording's timeline files (kept in `--work_dir` when given).
 """
 
 import argparse
@@ -80,6 +83,10 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--auth_file", help="A file of user:password lines allowed in.")
     parse.add_argument("--max_upload_mb", type=float, default=200, help="Largest upload accepted, in MB.")
     parse.add_argument("--max_seconds", type=float, default=600, help="Longest video analysed, in seconds.")
+    parse.add_argument("--live_fps", type=float, default=10, help="Live tab: frames a second streamed at most.")
+    parse.add_argument(
+        "--live_sessions", type=int, default=2, help="Live tab: webcam streams served at once; more wait their turn."
+    )
     parse.add_argument("--concurrency", type=int, default=1, help="Videos analysed at the same time.")
     parse.add_argument("--queue_size", type=int, default=16, help="Requests waiting at most; more are refused.")
     return parse
@@ -88,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     auth = credentials(args.auth, args.auth_file)
-    for name in ("max_upload_mb", "max_seconds", "concurrency", "queue_size"):
+    for name in ("max_upload_mb", "max_seconds", "concurrency", "queue_size", "live_fps", "live_sessions"):
         if not getattr(args, name) > 0:
             raise SystemExit(f"error: --{name} {getattr(args, name)} is invalid: expected a positive number")
     if args.host not in LOOPBACK and not auth:
@@ -110,13 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, OSError, ValueError) as error:  # OSError: a Hub id that cannot be fetched
         raise SystemExit(f"error: {error}") from error
     try:
-        app = build_app(analyzer, args.work_dir, max_seconds=args.max_seconds, max_upload_mb=args.max_upload_mb)
+        app = build_app(
+            analyzer,
+            args.work_dir,
+            max_seconds=args.max_seconds,
+            max_upload_mb=args.max_upload_mb,
+            live_every=1 / args.live_fps,
+            live_sessions=args.live_sessions,
+        )
         app.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size).launch(
             server_name=args.host,
             server_port=args.port,
             theme=THEME,
             auth=auth or None,
             max_file_size=round(args.max_upload_mb * 1e6),
+            allowed_paths=[args.work_dir] if args.work_dir else None,  # the Live tab's timeline files, served
         )
     except OSError as error:
         raise SystemExit(

@@ -136,6 +136,11 @@ class LivePredictor:
         return timeline
 
     @property
+    def face_box(self) -> tuple[int, int, int, int] | None:
+        """The tracked face's box `(x0, y0, x1, y1)` on the last frame embedded (None: none there, or no face crop)."""
+        return None if self.embedded is None else self.embedded[2]
+
+    @property
     def duration(self) -> float:
         """Seconds from the first frame to the end of the last, which lasts the mean frame gap (`FrameTiming`)."""
         if self.count < 2:

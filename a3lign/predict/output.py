@@ -11,14 +11,15 @@ from .plot import plot_timeline
 SUMMARY_SEGMENTS = 12
 
 
-def write_timeline(timeline, folder) -> dict[str, Path]:
+def write_timeline(timeline, folder, stem: str = "timeline") -> dict[str, Path]:
     """`timeline.csv` (one row a window: start, end, dominant, one probability column per class; with face crops
     `face`, the share of its frames showing the tracked face, and `face_x0 .. face_y1`, its box at the window's middle,
     blank where it is gone), `timeline.json` (the settings, the rate and where it came from, the windows, the segments,
-    the shot cuts) and `timeline.png` in `folder`."""
+    the shot cuts) and `timeline.png` in `folder` (`stem` names them: the app's live recordings are
+    `recording-N.*`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {kind: folder / f"timeline.{kind}" for kind in ("csv", "json", "png")}
+    paths = {kind: folder / f"{stem}.{kind}" for kind in ("csv", "json", "png")}
     dominant = timeline.dominant
     rows = []
     for w, (start, end) in enumerate(timeline.times):

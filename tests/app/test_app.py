@@ -23,6 +23,7 @@ from a3lign.cli.app import main as app_cli
 from a3lign.data.synthetic import write_mp4
 
 from ..predict import RATE, tinted_stretch
+from ..videos import write_y4m
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Chromium as root in a sandbox-less machine with no internet: no sandbox, no GPU, no background connections.
@@ -37,6 +38,17 @@ CHROMIUM_FLAGS = [
 ]
 PNG = b"\x89PNG\r\n\x1a\n"
 PNG_OR_WEBP = (PNG[:4], b"RIFF")
+FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+
+
+def keep_screenshot(page, folder: Path, name: str) -> Path:
+    """The whole page as `folder/name`; also in `$A3LIGN_SCREENSHOTS` when set (how docs/ gets the pictures it shows:
+    `A3LIGN_SCREENSHOTS=docs pytest tests/app/test_app.py`)."""
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("A3LIGN_SCREENSHOTS"):
+        shutil.copy(path, Path(os.environ["A3LIGN_SCREENSHOTS"]) / name)
+    return path
 
 
 def free_port() -> int:
@@ -155,7 +167,7 @@ def wait_for_results(page):
 @needs_chromium
 def test_the_page_in_a_headless_browser(server, sad_clip, tmp_path):
     with browser_page() as page:
-        page.goto(server[0])
+        page.goto(server[0])  # the first tab, "Analyse a video"
         page.locator("#video input[type=file]").set_input_files(str(sad_clip))
         page.locator("#video video").wait_for(timeout=60_000)  # the upload is in the player
         wait_for_results(page)
@@ -165,16 +177,15 @@ def test_the_page_in_a_headless_browser(server, sad_clip, tmp_path):
         # The picture the page shows is the timeline the server drew, as a PNG.
         with urllib.request.urlopen(page.locator("#timeline img").get_attribute("src")) as response:
             assert response.read()[:8] == PNG
-        page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
-    assert (tmp_path / "app.png").stat().st_size > 10_000
+        shot = keep_screenshot(page, tmp_path, "app.png")
+    assert shot.stat().st_size > 10_000
 
 
 @needs_chromium
 def test_a_webcam_recording_in_a_headless_browser(server, tmp_path):
     """Chromium's fake camera records about 3 s through the page (a WebM whose frame times are irregular and whose
     header states no rate); the timeline's length is the recording's, by its timestamps."""
-    fake_camera = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
-    with browser_page(*fake_camera, permissions=["camera", "microphone"]) as page:
+    with browser_page(*FAKE_CAMERA, permissions=["camera", "microphone"]) as page:
         page.goto(server[0])
         page.get_by_label("Capture from camera").click()
         page.get_by_text("Click to Access Webcam").click()
@@ -196,6 +207,67 @@ def test_a_webcam_recording_in_a_headless_browser(server, tmp_path):
     span = float((stamps[-1] - stamps[0]) * stream.time_base)  # first to last frame
     duration = float(re.search(r"\.webm: ([0-9.]+) s at ", summary).group(1))
     assert 0.5 < span < 10 and span <= duration <= span * len(stamps) / (len(stamps) - 1) + 0.1, (summary, span)
+
+
+def live_windows(page) -> int:
+    """The window count the Live tab's status line shows (0 before the first update)."""
+    found = re.search(r"(\d+) windows", page.locator("#live_status textarea").input_value())
+    return int(found.group(1)) if found else 0
+
+
+@needs_chromium
+def test_the_live_tab_in_a_headless_browser(server, tmp_path):
+    """Chromium's fake camera plays a generated clip of a cold (Sad) cartoon face, looped (a Y4M file): while the
+    page streams it, updates arrive (the window count grows, the top label reads Sad, the face picture and the
+    scrolling plot are drawn); after the camera stops, Finish leaves the recording's timeline and its files; a tab
+    closed without Finish has its recording written by the server."""
+    camera = write_y4m(tmp_path / "camera.y4m", tinted_stretch("Sad", 4, seed=7600).repeat(2, 1).repeat(2, 2), RATE)
+    with browser_page(*FAKE_CAMERA, f"--use-file-for-fake-video-capture={camera}", permissions=["camera"]) as page:
+        page.goto(server[0])
+        page.get_by_role("tab", name="Live").click()
+        live = page.locator("#live_camera")
+        live.get_by_text("Click to Access Webcam").click()
+        live.get_by_text("Record").click()
+        page.wait_for_function(
+            "/[1-9][0-9]* windows/.test(document.querySelector('#live_status textarea').value)", timeout=120_000
+        )
+        counts = [live_windows(page)]
+        for _ in range(30):  # about 3 s more of streaming, read as it goes
+            page.wait_for_timeout(100)
+            counts.append(live_windows(page))
+        assert counts == sorted(counts) and counts[-1] >= counts[0] + 2, counts  # updates arrive while streaming
+        assert "Sad\n100%" in page.locator("#live_top").inner_text()
+        assert page.locator("#live_face img").get_attribute("src")
+        page.locator("#live_timeline canvas, #live_timeline svg").first.wait_for(timeout=30_000)
+        keep_screenshot(page, tmp_path, "live.png")
+        live.get_by_text("Stop").click()
+        stopped = live_windows(page)
+        page.click("#live_finish")
+        page.locator("#live_plot img").wait_for(timeout=60_000)
+        page.wait_for_function("document.querySelector('#live_plot img').naturalWidth > 0", timeout=30_000)
+        summary = page.locator("#live_summary textarea").input_value()
+        files = page.locator("#live_files").inner_text().replace("\n", "")  # a name shows in two parts
+        with urllib.request.urlopen(page.locator("#live_plot img").get_attribute("src")) as response:
+            assert response.read()[:8] == PNG
+        keep_screenshot(page, tmp_path, "live-finished.png")
+        # A second recording, and the tab closed without Finish: the server writes it all the same.
+        live.get_by_text("Record").click()
+        page.wait_for_function(
+            "/Recording 2: .* [1-9][0-9]* windows/.test(document.querySelector('#live_status textarea').value)",
+            timeout=120_000,
+        )
+        page.close()
+    deadline = time.monotonic() + 60
+    while not list(server[1].glob("live-*/recording-2.csv")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    written = sorted(server[1].glob("live-*/recording-*.csv"))  # one folder: the tab's session
+    assert [p.name for p in written] == ["recording-1.csv", "recording-2.csv"] and written[0].parent == written[
+        1
+    ].parent
+    found = re.search(r"webcam recording 1: ([0-9.]+) s at [0-9.]+ fps \(by its timestamps\), (\d+) windows", summary)
+    assert found and int(found.group(2)) >= stopped and "Sad 100%" in summary, summary
+    assert float(found.group(1)) >= 2 + 0.5 * (int(found.group(2)) - 1) - 0.01  # the windows fit in the recording
+    assert all(f"recording-1.{kind}" in files for kind in ("csv", "json", "png")), files
 
 
 def test_a_missing_model_folder_is_named(tmp_path):
@@ -325,3 +397,7 @@ def test_bad_app_limits_and_credentials_are_named(tmp_path):
         app_cli(["--model", str(tmp_path), "--auth_file", str(tmp_path / "users.txt")])
     with pytest.raises(SystemExit, match=r"--max_seconds 0.0 is invalid"):
         app_cli(["--model", str(tmp_path), "--max_seconds", "0"])
+    with pytest.raises(SystemExit, match=r"--live_fps -5.0 is invalid"):
+        app_cli(["--model", str(tmp_path), "--live_fps", "-5"])
+    with pytest.raises(SystemExit, match=r"--live_sessions 0 is invalid"):
+        app_cli(["--model", str(tmp_path), "--live_sessions", "0"])
