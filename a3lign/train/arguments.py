@@ -193,6 +193,13 @@ class BAPArguments:
             "video dynamic encoder, so stage 3 fine-tunes it."
         },
     )
+    stage3_mat_learning_rate_ratio: float = field(
+        default=1.0,
+        metadata={
+            "help": "The MAT's peak rate in stage 3 over --mat_learning_rate (stage 1's): below 1, stage 3 "
+            "fine-tunes the MAT as it fine-tunes the JAS."
+        },
+    )
     # 300: on bench_recipe.py's faces task the switch's training-loss spike fell from 44 to 2.5 (cosine to stage
     # 2's classes -0.11 -> 0.92); 1000 steps reached 0.95 and ended lower (RESULTS.md).
     stage3_realign_steps: int = field(
@@ -230,8 +237,9 @@ class BAPArguments:
             )
         if not self.stage3_anchor >= 0:
             raise ValueError(f"stage3_anchor={self.stage3_anchor}: expected a non-negative weight")
-        if self.jas_learning_rate_ratio < 0:
-            raise ValueError(f"jas_learning_rate_ratio={self.jas_learning_rate_ratio}: expected a non-negative ratio")
+        for name in ("jas_learning_rate_ratio", "stage3_mat_learning_rate_ratio"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: expected a non-negative ratio")
 
     @property
     def total_epochs(self) -> int:

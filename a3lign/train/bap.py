@@ -440,6 +440,8 @@ class BAPTrainer(Trainer):
                 if name == "jas":
                     rate *= self.bap.jas_learning_rate_ratio
                 peaks = [rate if stage_trains(name, stage, base) else 0.0 for stage in (1, 2, 3)]
+                if name == "mat":
+                    peaks[2] *= self.bap.stage3_mat_learning_rate_ratio
                 frozen = [0.0, 0.0, self.bap.jas_frozen_ratio if name == "jas" else 0.0]
                 functions.append(
                     StageLR(peaks, self.bap.stage_epochs, epoch_steps, self.bap.stage_warmup_ratio, frozen)

@@ -307,6 +307,13 @@ def test_optimizer_groups_get_their_rates(tester, tmp_path):
     assert rates[0]["video_dynamic_encoder"] == 0.0 and rates[3]["video_dynamic_encoder"] == pytest.approx(0.3)
     assert rates[6]["jas"] == 0.0 and rates[6]["mat"] == pytest.approx(0.1)  # stage 3, the MAT first
     assert rates[9]["jas"] == pytest.approx(0.15)  # then at jas_learning_rate_ratio of the dynamic encoders' rate
+    # --stage3_mat_learning_rate_ratio: the MAT's stage-3 peak only.
+    slower = make_trainer(
+        tester, tmp_path, dataclasses.replace(bap, stage3_mat_learning_rate_ratio=0.1), save_strategy="no"
+    )
+    slower.create_optimizer_and_scheduler(num_training_steps=12)
+    mat = [f for g, f in zip(slower.optimizer.param_groups, slower.lr_scheduler.lr_lambdas) if g["bap_group"] == "mat"]
+    assert [mat[0](step) for step in (0, 6)] == [pytest.approx(0.1), pytest.approx(0.01)]
 
 
 def test_resuming_with_another_schedule_is_refused(tester, tmp_path, bap):
