@@ -210,16 +210,6 @@ class BAPArguments:
         },
     )
     stage3_realign_learning_rate: float = field(default=1e-2, metadata={"help": "Learning rate of those steps."})
-    # L2-SP (Li et al., ICML 2018) with stage 3's start as the starting point: the paper is silent on keeping stage
-    # 3 near stage 2; on small sets it drifts below stage 2 (bench_recipe.py, RESULTS.md).
-    stage3_anchor: float = field(
-        default=0.0,
-        metadata={
-            "help": "Stage 3's loss adds this times the summed squared distance of the MAT's and the JAS's "
-            "parameters from their values at the stage's start (after Module Synchronization and the re-alignment). "
-            "0: off."
-        },
-    )
 
     def __post_init__(self):
         if len(self.stage_epochs) != 3 or min(self.stage_epochs) < 0 or sum(self.stage_epochs) == 0:
@@ -235,8 +225,6 @@ class BAPArguments:
                 f"stage3_realign_steps={self.stage3_realign_steps}, stage3_realign_learning_rate="
                 f"{self.stage3_realign_learning_rate}: expected a non-negative step count and a positive rate"
             )
-        if not self.stage3_anchor >= 0:
-            raise ValueError(f"stage3_anchor={self.stage3_anchor}: expected a non-negative weight")
         for name in ("jas_learning_rate_ratio", "stage3_mat_learning_rate_ratio"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: expected a non-negative ratio")

@@ -23,15 +23,11 @@ Optimizer state (momentum) is reset at each stage start.
 
 import logging
 import math
-import os
 import time
-from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import Trainer, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..modeling_a3lign import A3lignModel
 from .arguments import BAPArguments
@@ -193,22 +189,6 @@ def realign_class_path(
     return before, after
 
 
-ANCHOR_FILE = "bap_stage3_anchor.safetensors"  # in each checkpoint of a run with --stage3_anchor, once in stage 3
-
-
-def anchored_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    """The parameters `stage3_anchor` holds near stage 3's start: the MAT's and the JAS's, by name."""
-    base = unwrap(model)
-    return {f"{part}.{name}": p for part in ("mat", "jas") for name, p in getattr(base, part).named_parameters()}
-
-
-def anchor_penalty(model: nn.Module, anchor: dict[str, torch.Tensor]) -> torch.Tensor:
-    """L2-SP: the summed squared distance of the anchored parameters from `anchor` (their values at stage 3's
-    start), in float32."""
-    params = anchored_parameters(model)
-    return sum(((params[n].float() - a.to(params[n].device).float()) ** 2).sum() for n, a in anchor.items())
-
-
 class BAPCallback(TrainerCallback):
     """Switches BAP stages at epoch boundaries; synchronizes modules once, entering stage 3.
 
@@ -224,7 +204,6 @@ class BAPCallback(TrainerCallback):
         self.realignment = None  # cosine to stage 2's class embeddings before and after `realign_class_path`
         self.stage_seconds: dict[int, float] = {}  # wall seconds spent in each stage (evaluations included)
         self._since = None
-        self.anchor: dict[str, torch.Tensor] | None = None  # stage 3's start, with --stage3_anchor
 
     def _stage_of_step(self, state, step: int) -> int:
         return stage_at_epoch(self.bap.stage_epochs, step // steps_per_epoch(state.max_steps, self.bap.stage_epochs))
@@ -235,11 +214,6 @@ class BAPCallback(TrainerCallback):
         self.stage = self._stage_of_step(state, state.global_step - 1) if state.global_step else None
         if self.stage is not None:
             apply_stage(model, self.stage)
-        if self.stage == 3 and self.bap.stage3_anchor and self.anchor is None:
-            raise ValueError(
-                f"resuming in stage 3 with --stage3_anchor {self.bap.stage3_anchor:g}, but the checkpoint holds no "
-                f"{ANCHOR_FILE} (stage 3's start): resume with the flags the run was started with"
-            )
         logger.info("BAP: %s at step %d", "resumed" if state.global_step else "starting", state.global_step)
         self._since = time.perf_counter()
 
@@ -251,11 +225,6 @@ class BAPCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self._clock()
-
-    def on_save(self, args, state, control, **kwargs):
-        if self.anchor is not None and state.is_world_process_zero:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            save_file({n: a.detach().cpu().contiguous() for n, a in self.anchor.items()}, str(folder / ANCHOR_FILE))
 
     def on_epoch_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
         stage = self._stage_of_step(state, state.global_step)
@@ -296,8 +265,6 @@ class BAPCallback(TrainerCallback):
                 after,
                 self.bap.stage3_realign_steps,
             )
-        if self.bap.stage3_anchor:
-            self.anchor = {n: p.detach().clone() for n, p in anchored_parameters(model).items()}
 
 
 class StageLR:
@@ -364,14 +331,10 @@ class BAPTrainer(Trainer):
             return ClassBalancedSampler(self.train_labels, seed=self.args.seed)
         return super()._get_train_sampler(train_dataset)
 
-    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+    def train(self, *args, **kwargs):
         # The optimizer and DDP see every staged group trainable; the callback then sets the stage.
         unfreeze_all_stages(self.model)
-        if resume_from_checkpoint is True:
-            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
-        if resume_from_checkpoint and os.path.isfile(os.path.join(resume_from_checkpoint, ANCHOR_FILE)):
-            self.bap_callback.anchor = load_file(os.path.join(resume_from_checkpoint, ANCHOR_FILE))
-        return super().train(resume_from_checkpoint, *args, **kwargs)
+        return super().train(*args, **kwargs)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         """Resuming: the checkpoint's schedule must be this run's (LambdaLR would silently take the saved one's
@@ -387,20 +350,15 @@ class BAPTrainer(Trainer):
                 )
 
     def compute_loss(self, model, inputs, return_outputs: bool = False, *args, **kwargs):
-        if not model.training:
-            return super().compute_loss(model, inputs, return_outputs, *args, **kwargs)
-        set_training_modes(model)  # a training step, which has just set every module to training mode
-        if self.class_balance == "logit_adjustment":
-            inputs = dict(inputs)
-            labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            loss = logit_adjusted_loss(outputs.logits, labels, self.class_prior, self.logit_adjustment_tau)
-        else:
-            loss, outputs = super().compute_loss(model, inputs, True, *args, **kwargs)
-        anchor = self.bap_callback.anchor
-        if anchor is not None and self.bap_callback.stage == 3:
-            loss = loss + self.bap.stage3_anchor * anchor_penalty(model, anchor)
-        return (loss, outputs) if return_outputs else loss
+        if model.training:  # a training step, which has just set every module to training mode
+            set_training_modes(model)
+            if self.class_balance == "logit_adjustment":
+                inputs = dict(inputs)
+                labels = inputs.pop("labels")
+                outputs = model(**inputs)
+                loss = logit_adjusted_loss(outputs.logits, labels, self.class_prior, self.logit_adjustment_tau)
+                return (loss, outputs) if return_outputs else loss
+        return super().compute_loss(model, inputs, return_outputs, *args, **kwargs)
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None:

@@ -10,7 +10,6 @@ from transformers import TrainerCallback, TrainingArguments
 from a3lign import A3lignModel
 from a3lign.train.arguments import DEFAULT_LEARNING_RATES, A3lignTrainingArguments, BAPArguments
 from a3lign.train.bap import (
-    ANCHOR_FILE,
     BAP_STAGE_GROUPS,
     STAGED_GROUPS,
     BAPTrainer,
@@ -325,32 +324,3 @@ def test_resuming_with_another_schedule_is_refused(tester, tmp_path, bap):
     resumed = make_trainer(tester, tmp_path / "resumed", other)
     with pytest.raises(ValueError, match="another BAP schedule"):
         resumed.train(resume_from_checkpoint=str(tmp_path / "full" / "checkpoint-6"))
-
-
-def test_stage3_anchor_holds_stage_3_near_its_start_and_survives_a_resume(tester, tmp_path):
-    """--stage3_anchor (L2-SP): stage 3's MAT and JAS end nearer their stage-3 start than without it; the start is
-    saved in stage 3's checkpoints, so a run resumed there ends identical; without that file a resume is refused."""
-    schedule = BAPArguments(
-        stage_epochs=[1, 1, 2], mat_learning_rate=1e-2, dynamic_learning_rate=1e-2, stage_warmup_ratio=0.0
-    )
-    drift = {}
-    for weight in (0.0, 10.0):
-        trainer = make_trainer(tester, tmp_path / f"w{weight:g}", dataclasses.replace(schedule, stage3_anchor=weight))
-        snapshots = Snapshots()
-        trainer.add_callback(snapshots)
-        trainer.train()
-        start, end = snapshots.starts[2], snapshots.epochs[-1]  # stage 3's first epoch begins after the switch
-        drift[weight] = sum(float((end[g][k] - start[g][k]).pow(2).sum()) for g in ("mat", "jas") for k in start[g])
-        assert (trainer.bap_callback.anchor is None) == (weight == 0)
-    assert 0 < drift[10.0] < 0.5 * drift[0.0], drift
-    anchored = tmp_path / "w10"
-    reference = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    assert not (anchored / "checkpoint-6" / ANCHOR_FILE).exists()  # stage 2's end: no anchor yet
-    assert (anchored / "checkpoint-9" / ANCHOR_FILE).is_file()
-    resumed = make_trainer(tester, tmp_path / "resumed", dataclasses.replace(schedule, stage3_anchor=10.0), 123)
-    resumed.train(resume_from_checkpoint=str(anchored / "checkpoint-9"))
-    assert all(torch.equal(v, reference[k]) for k, v in resumed.model.state_dict().items())
-    (anchored / "checkpoint-9" / ANCHOR_FILE).unlink()
-    refused = make_trainer(tester, tmp_path / "refused", dataclasses.replace(schedule, stage3_anchor=10.0))
-    with pytest.raises(ValueError, match="holds no bap_stage3_anchor.safetensors"):
-        refused.train(resume_from_checkpoint=str(anchored / "checkpoint-9"))
