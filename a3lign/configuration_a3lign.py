@@ -134,6 +134,11 @@ class A3lignConfig(PreTrainedConfig):
             Whether the JAS applies its dropout when it encodes the classes' sentences in stage 3 (it always does
             on frames). Off: the sentences are inputs the JAS never saw before stage 3, and dropout on them broke
             the classes at the switch (training loss 2 -> 30 on a benchmark task; paper silent).
+        jas_class_offset (`bool`, *optional*, defaults to `False`):
+            Whether stage 3's class embeddings are `jas(sentences)` plus a learnt offset per class (`mat.class_offset`,
+            `(C, d)`), set at the switch to stage 2's class embeddings minus the JAS's, so that stage 3 starts with
+            exactly stage 2's classes (the JAS reads sentences it never saw; without the offset the switch cost 12-33
+            UAR points on a benchmark task; paper silent). It trains with the MAT.
         logit_scale_init (`float`, *optional*, defaults to 100.0):
             Temperature of the cosine similarity, as a multiplier (CLIP's trained value; paper silent).
         logit_scale_learnable (`bool`, *optional*, defaults to `False`):
@@ -184,6 +189,7 @@ class A3lignConfig(PreTrainedConfig):
     jas_synchronization: list[str] | None = None
     jas_synchronization_stem: str = "video"
     jas_sentence_dropout: bool = False
+    jas_class_offset: bool = False
     logit_scale_init: float = 100.0
     logit_scale_learnable: bool = False
     bap_stage: int = 3

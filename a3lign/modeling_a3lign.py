@@ -101,6 +101,12 @@ class A3lignMAT(nn.Module):
         super().__init__()
         width = config.clip_config.text_config.hidden_size
         self.tokens = nn.Parameter(torch.empty(config.num_labels, config.mat_sentences, config.mat_tokens, width))
+        # Stage 3's per-class offset in the embedding space (config.jas_class_offset), set at the switch.
+        self.class_offset = (
+            nn.Parameter(torch.zeros(config.num_labels, config.clip_config.projection_dim))
+            if config.jas_class_offset
+            else None
+        )
         self.sos_id, self.eot_id = clip_template_ids(config.clip_config.text_config)
         self.period_id = config.mat_period_token_id
         self.context_length = (
@@ -223,6 +229,8 @@ class A3lignPreTrainedModel(PreTrainedModel):
         config = self.config
         if isinstance(module, A3lignMAT):
             init.normal_(module.tokens, std=config.mat_init_std)
+            if module.class_offset is not None:
+                init.zeros_(module.class_offset)
         elif isinstance(module, A3lignDynamicEncoder):
             # On the scale of the embeddings they are added to (see dynamic_position_init_std).
             if module.position_embedding is not None:
@@ -484,20 +492,39 @@ class A3lignModel(A3lignPreTrainedModel):
             if encoder is self.jas and encoder.training and not self.config.jas_sentence_dropout:
                 encoder.eval()  # the JAS's dropout acts on frames only (config.jas_sentence_dropout)
                 try:
-                    return encoder(self.get_sentence_embeddings()).pooler_output
+                    return self._offset(encoder(self.get_sentence_embeddings()).pooler_output)
                 finally:
                     encoder.train()
-            return encoder(self.get_sentence_embeddings()).pooler_output
+            return self._offset(encoder(self.get_sentence_embeddings()).pooler_output)
         key = (self.config.bap_stage, tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors))
         cached = getattr(self, "_class_cache", None)
         if cached is None or cached[0] != key:
             was_training = encoder.training
             encoder.eval()
             with torch.no_grad():
-                cached = (key, encoder(self.get_sentence_embeddings()).pooler_output)
+                cached = (key, self._offset(encoder(self.get_sentence_embeddings()).pooler_output))
             encoder.train(was_training)
             self._class_cache = cached
         return cached[1]
+
+    def _offset(self, embeds: torch.Tensor) -> torch.Tensor:
+        """Stage 3's class embeddings `(C, d)` plus `mat.class_offset` (config.jas_class_offset); others unchanged."""
+        if self.config.bap_stage != 3 or self.mat.class_offset is None:
+            return embeds
+        return embeds + self.mat.class_offset.to(embeds.dtype)
+
+    @torch.no_grad()
+    def set_class_offset(self, targets: torch.Tensor) -> None:
+        """Set `mat.class_offset` so that stage 3's class embeddings equal `targets (C, d)` (stage 2's, at the
+        switch): targets minus the JAS's own class embeddings, computed without dropout."""
+        was_training, stage = self.jas.training, self.config.bap_stage
+        self.set_bap_stage(3)
+        self.jas.eval()
+        self.mat.class_offset.zero_()
+        self.mat.class_offset.copy_(targets.float() - self.get_class_embeddings(use_cache=False).float())
+        self.jas.train(was_training)
+        self.set_bap_stage(stage)
+        self._class_cache = None
 
     def forward(
         self,

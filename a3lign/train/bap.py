@@ -242,7 +242,8 @@ class BAPCallback(TrainerCallback):
     def _synchronize(self, model) -> None:
         base = unwrap(model)
         targets = None
-        if self.bap.stage3_realign_steps:
+        offset = base.mat.class_offset is not None  # config.jas_class_offset
+        if self.bap.stage3_realign_steps or offset:
             with torch.no_grad():  # stage 2's class embeddings, as its evaluation saw them (no dropout)
                 was_training = base.text_dynamic_encoder.training
                 base.text_dynamic_encoder.eval()
@@ -252,7 +253,7 @@ class BAPCallback(TrainerCallback):
         base.synchronize_modules()
         self.synchronizations += 1
         logger.info("BAP: Module Synchronization (%s)", ", ".join(base.config.jas_synchronization))
-        if targets is not None:
+        if targets is not None and self.bap.stage3_realign_steps:
             base.set_bap_stage(3)
             before, after = realign_class_path(
                 model, targets, self.bap.stage3_realign_steps, self.bap.stage3_realign_learning_rate
@@ -265,6 +266,9 @@ class BAPCallback(TrainerCallback):
                 after,
                 self.bap.stage3_realign_steps,
             )
+        if offset:
+            base.set_class_offset(targets)  # stage 3 starts with exactly stage 2's class embeddings
+            logger.info("BAP: stage 3's class offset set: the classes are stage 2's at the switch")
 
 
 class StageLR:

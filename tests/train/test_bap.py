@@ -12,6 +12,7 @@ from a3lign.train.arguments import DEFAULT_LEARNING_RATES, A3lignTrainingArgumen
 from a3lign.train.bap import (
     BAP_STAGE_GROUPS,
     STAGED_GROUPS,
+    BAPCallback,
     BAPTrainer,
     StageLR,
     apply_stage,
@@ -324,3 +325,29 @@ def test_resuming_with_another_schedule_is_refused(tester, tmp_path, bap):
     resumed = make_trainer(tester, tmp_path / "resumed", other)
     with pytest.raises(ValueError, match="another BAP schedule"):
         resumed.train(resume_from_checkpoint=str(tmp_path / "full" / "checkpoint-6"))
+
+
+@pytest.mark.parametrize("realign_steps", [0, 20])
+def test_the_class_offset_starts_stage_3_with_stage_2s_predictions(tester, realign_steps):
+    """config.jas_class_offset: at the switch the offset is set so that stage 3's class embeddings are stage 2's;
+    with the JAS a copy of the video dynamic encoder, stage 3's first logits are exactly stage 2's last."""
+    torch.manual_seed(0)
+    model = A3lignModel(tester.get_config(bap_stage=2, jas_class_offset=True)).eval()
+    assert model.mat.class_offset is not None and not model.mat.class_offset.any()
+    pixels = torch.randn(3, model.config.num_frames, 3, model.config.image_size, model.config.image_size)
+    with torch.no_grad():
+        stage_2 = model(pixel_values_videos=pixels).logits
+    BAPCallback(BAPArguments(stage3_realign_steps=realign_steps))._synchronize(model)
+    model.set_bap_stage(3)
+    with torch.no_grad():
+        stage_3 = model(pixel_values_videos=pixels).logits
+    torch.testing.assert_close(stage_3, stage_2, atol=1e-4, rtol=1e-5)
+    assert model.mat.class_offset.abs().max() > 1e-3  # the JAS alone gives other classes
+    # Without the offset the switch changes the predictions (what the offset is for).
+    torch.manual_seed(0)
+    plain = A3lignModel(tester.get_config(bap_stage=2)).eval()
+    BAPCallback(BAPArguments(stage3_realign_steps=realign_steps))._synchronize(plain)
+    plain.set_bap_stage(3)
+    with torch.no_grad():
+        assert (plain(pixel_values_videos=pixels).logits - stage_2).abs().max() > 1e-2
+    assert "class_offset" in parameter_groups(model)["mat"][-1][0]  # it trains with the MAT
