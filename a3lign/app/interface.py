@@ -106,13 +106,13 @@ def live_tab(analyzer: Analyzer, work_dir, max_seconds: float | None, every: flo
         session = live.find(request.session_hash)
         if session is None:
             raise gr.Error("Nothing recorded yet: start the camera and press Record first.")
-        recording = session.finish()
+        session.finish()  # the newest recording is the last kept (or, dropped as too short, named in the summary)
         kept = session.recordings
         plot = None
-        if recording is not None or kept:
-            plot = Image.open((recording or kept[-1]).paths["png"])
+        if kept:
+            plot = Image.open(kept[-1].paths["png"])
             plot.load()
-        files = [str(path) for kept_one in kept for path in kept_one.paths.values()]
+        files = [str(path) for recording in kept for path in recording.paths.values()]
         return plot, files or None, session.summary()
 
     gr.Markdown(LIVE_INTRO.format(window=analyzer.window, stride=analyzer.stride, fps=1 / every))

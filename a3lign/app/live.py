@@ -7,9 +7,11 @@ which on the page's own stream is when the browser took it plus the upload. Grad
 frame only once the server has answered the last (`stream_every` apart at most), so a slow server receives fewer
 frames, never a queue: the status line gives the rate received against the rate asked for.
 
-**Recordings.** Stopping the camera sends nothing to the server; the next frame tells it, by a gap of more than
-`PAUSE` seconds. That gap ends the recording (its timeline is written and kept, never stretched over the pause with
-the last frame held) and the frame starts the next one. A recording shorter than one window is dropped and counted.
+**Recordings.** Stopping the camera sends nothing to the server; the next frame tells it, by an idle gap of more than
+`PAUSE` seconds (or three frame intervals asked for, if longer): the time since the previous frame less the time the
+server spent on it, so a slow server (which the page waits for) does not split a recording. That gap ends the
+recording (its timeline is written and kept, never stretched over the pause with the last frame held) and the frame
+starts the next one. A recording shorter than one window is dropped and counted.
 """
 
 import tempfile
@@ -25,7 +27,7 @@ from PIL import Image, ImageDraw
 from ..predict import LivePredictor, Timeline, format_summary, write_timeline
 from .analysis import FACE_BOX_COLOUR, Analyzer
 
-PAUSE = 1.0  # seconds without a frame: the camera was stopped (the page streams every 0.1 s)
+PAUSE = 1.0  # idle seconds before a frame: the camera was stopped (the page streams every 0.1 s)
 SCROLL = 30.0  # seconds of windows the scrolling timeline shows
 RATE_OVER = 2.0  # seconds of arrivals the received frame rate is measured over
 
@@ -65,17 +67,22 @@ class LiveSession:
         self.dropped: list[str] = []  # why each recording too short to keep was dropped
         self.predictor: LivePredictor | None = None
         self.arrivals: list[float] = []
-        self.last: float | None = None
+        self.last: float | None = None  # the previous frame's arrival
+        self.busy = 0.0  # seconds the server spent on the previous frame (the page waited for them)
         self.lock = threading.RLock()  # the page's Finish and the stream's frames come on different threads
 
+    @property
+    def number(self) -> int:
+        """The current (or next) recording's number: those kept and dropped so far, plus one."""
+        return len(self.recordings) + len(self.dropped) + 1
+
     def _start(self) -> None:
-        number = len(self.recordings) + len(self.dropped) + 1
         self.predictor = LivePredictor(
             self.analyzer.model,
             self.analyzer.processor,
             self.analyzer.window,
             self.analyzer.stride,
-            name=f"webcam recording {number}",
+            name=f"webcam recording {self.number}",
         )
         self.arrivals = []
 
@@ -83,10 +90,15 @@ class LiveSession:
         """`frame (H, W, 3)` uint8 RGB as the webcam gave it; `arrived`: `time.perf_counter()` at its arrival."""
         arrived = time.perf_counter() if arrived is None else arrived
         with self.lock:
-            return self._add(frame, arrived)
+            started = time.perf_counter()
+            try:
+                return self._add(frame, arrived)
+            finally:
+                self.busy = time.perf_counter() - started
 
     def _add(self, frame: np.ndarray, arrived: float) -> LiveUpdate:
-        if self.predictor is not None and self.last is not None and arrived - self.last > PAUSE:
+        idle = None if self.last is None else arrived - self.last - self.busy
+        if self.predictor is not None and idle is not None and idle > max(PAUSE, 3 * self.every):
             self._finish()  # the camera was stopped and started again
         if self.predictor is None:
             self._start()
@@ -115,7 +127,7 @@ class LiveSession:
         rate = (len(self.arrivals) - 1) / span if span > 0 else 0.0
         windows = len(predictor.windows) if predictor is not None else 0
         line = (
-            f"Recording {len(self.recordings) + len(self.dropped) + 1}: {float(seconds):.1f} s, "
+            f"Recording {self.number}: {float(seconds):.1f} s, "
             f"{rate:.1f} frames/s received (asked for {1 / self.every:g}), {windows} windows"
         )
         if latency is not None:
@@ -139,8 +151,8 @@ class LiveSession:
         except ValueError as error:  # shorter than one window
             self.dropped.append(str(error))
             return None
-        stem = f"recording-{len(self.recordings) + len(self.dropped) + 1}"
-        self.recordings.append(Recording(timeline, write_timeline(timeline, self.output_dir, stem)))
+        paths = write_timeline(timeline, self.output_dir, f"recording-{self.number}")
+        self.recordings.append(Recording(timeline, paths))
         return self.recordings[-1]
 
     def summary(self) -> str:
