@@ -9,8 +9,9 @@ change: extracting them once replaces decoding and the vision tower in every lat
 The first views are fixed (`ClipView`s: view 0 is the pipeline's view, then any multi-view testing
 views); the last `training_views` are training views (random segments, crop and flip as the run asks),
 each drawn from a generator seeded by (seed, clip, view), so a view is reproducible. The key hashes the
-CLIP (config and a fingerprint of the vision weights), the precision, image size, frame count, processor
-settings, the views, seed and the clip list: a cache made for anything else is never read by mistake.
+CLIP (config and a fingerprint of the vision weights, not the folder it was read from), the precision, image
+size, frame count, processor settings, the views, seed and the clip list: a cache made for anything else is
+never read by mistake.
 Shards are written atomically and skipped when present (an interrupted extraction resumes), shard k is
 extracted by process k mod world size (`accelerate launch` splits the work), and shards are read lazily
 (memory-mapped), so a cache need not fit in memory.
@@ -39,8 +40,14 @@ SAMPLER_VERSION = "segments-v3"
 
 
 def vision_fingerprint(model) -> str:
-    """A short hash of the CLIP config and of the vision tower's weights (a strided sample of each)."""
-    digest = hashlib.sha256(json.dumps(model.config.clip_config.to_dict(), sort_keys=True, default=str).encode())
+    """A short hash of the CLIP config and of the vision tower's weights (a strided sample of each).
+
+    The config's `_name_or_path` (where `from_pretrained` read the checkpoint) is left out: the same CLIP in
+    another folder is the same tower, and would otherwise extract the whole cache again."""
+    config = model.config.clip_config.to_dict()
+    for part in (config, config.get("text_config") or {}, config.get("vision_config") or {}):
+        part.pop("_name_or_path", None)
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     for name, tensor in list(model.clip.vision_model.state_dict().items()) + [
         ("proj", model.clip.visual_projection.weight)
     ]:

@@ -122,6 +122,21 @@ def test_key_ignores_how_paths_are_spelled(tmp_path, clips, setup, monkeypatch):
     assert FrameEmbeddingCache(tmp_path, model, processor, moved).path != base
 
 
+def test_key_is_the_same_for_one_clip_saved_in_two_folders(tmp_path, clips, tiny_clip_dir):
+    """`from_pretrained` writes the folder into the CLIP config (`_name_or_path`): the key must not see it."""
+    from a3lign import A3lignModel
+
+    moved = tmp_path / "elsewhere" / "clip"
+    shutil.copytree(tiny_clip_dir, moved)
+    labels = {i: str(i) for i in range(7)}
+    keys = []
+    for folder in (tiny_clip_dir, moved):
+        model = A3lignModel.from_clip_pretrained(folder, id2label=labels, num_frames=4, mat_tokens=8).eval()
+        assert model.config.clip_config._name_or_path == str(folder)  # what made two keys before
+        keys.append(FrameEmbeddingCache(tmp_path, model, A3lignVideoProcessor.from_model_config(model.config), clips))
+    assert keys[0].path == keys[1].path
+
+
 def test_extraction_resumes_and_splits_across_processes(tmp_path, clips, setup):
     model, processor = setup
     whole = FrameEmbeddingCache(tmp_path / "one", model, processor, clips, training_views=1, shard_size=2)
