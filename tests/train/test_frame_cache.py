@@ -129,12 +129,13 @@ def test_key_is_the_same_for_one_clip_saved_in_two_folders(tmp_path, clips, tiny
     moved = tmp_path / "elsewhere" / "clip"
     shutil.copytree(tiny_clip_dir, moved)
     labels = {i: str(i) for i in range(7)}
-    keys = []
+    caches = []
     for folder in (tiny_clip_dir, moved):
         model = A3lignModel.from_clip_pretrained(folder, id2label=labels, num_frames=4, mat_tokens=8).eval()
         assert model.config.clip_config._name_or_path == str(folder)  # what made two keys before
-        keys.append(FrameEmbeddingCache(tmp_path, model, A3lignVideoProcessor.from_model_config(model.config), clips))
-    assert keys[0].path == keys[1].path
+        processor = A3lignVideoProcessor.from_model_config(model.config)
+        caches.append(FrameEmbeddingCache(tmp_path, model, processor, clips))
+    assert caches[0].path == caches[1].path
 
 
 def test_extraction_resumes_and_splits_across_processes(tmp_path, clips, setup):
