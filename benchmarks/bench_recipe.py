@@ -205,6 +205,7 @@ def run_task(task, work: Path, flags: list[str], variant: str = "", probes: dict
         "final": metrics["uar"],
         "war": metrics["war"],
         "rare_recall": {label: recall[label] for label in task.rare},
+        "stage3_as_trained": (metrics.get("stage3_as_trained") or {}).get("uar"),  # before --stage3_interpolation
         "stage_epochs": metrics.get("stage_epochs"),
         "shuffled": shuffled_uar(model, test_x, test_y, classes),
         "seconds": seconds,
@@ -490,6 +491,7 @@ def main(argv=None) -> list[dict]:
             probes = {k: r[k] for k in ("averaged_ceiling", "ordered_probe")}
             print(
                 f"{task.name}{' ' + variant if variant else ''} seed {seed}: stages {r['stages']} "
+                f"stage 3 as trained {r['stage3_as_trained']} "
                 f"WAR {r['war']:.1f} rare {r['rare_recall']} probe {r['ordered_probe']:.1f} "
                 f"ceiling {r['averaged_ceiling']:.1f} "
                 f"shuffled {r['shuffled']:.1f} ({r['seconds']:.0f} s) {'pass' if passes(r) else 'FAIL'}",

@@ -210,6 +210,13 @@ class BAPArguments:
         },
     )
     stage3_realign_learning_rate: float = field(default=1e-2, metadata={"help": "Learning rate of those steps."})
+    stage3_interpolation: float = field(
+        default=1.0,
+        metadata={
+            "help": "WiSE-FT (Wortsman et al., CVPR 2022) across stage 3: after its last step, the weights stage 3 "
+            "trains become (1 - a) x their value at its first step + a x their last (1: stage 3's last, as trained)."
+        },
+    )
 
     def __post_init__(self):
         if len(self.stage_epochs) != 3 or min(self.stage_epochs) < 0 or sum(self.stage_epochs) == 0:
@@ -225,6 +232,8 @@ class BAPArguments:
                 f"stage3_realign_steps={self.stage3_realign_steps}, stage3_realign_learning_rate="
                 f"{self.stage3_realign_learning_rate}: expected a non-negative step count and a positive rate"
             )
+        if not 0 <= self.stage3_interpolation <= 1:
+            raise ValueError(f"stage3_interpolation={self.stage3_interpolation}: expected a weight in [0, 1]")
         for name in ("jas_learning_rate_ratio", "stage3_mat_learning_rate_ratio"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: expected a non-negative ratio")

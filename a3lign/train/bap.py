@@ -18,14 +18,18 @@ optimizer nor its weight decay touches them.
 Learning rates (the paper is silent): one peak rate for the MAT and one for the dynamic encoders and the JAS
 (`BAPArguments.learning_rates`), a linear warm-up over `stage_warmup_ratio` of each stage and a cosine
 decay to zero within it; in stage 3 the JAS starts after `jas_frozen_ratio` of the stage (the MAT first).
-Optimizer state (momentum) is reset at each stage start.
+Optimizer state (momentum) is reset at each stage start. With `stage3_interpolation` under 1, stage 3's
+weights end as a point between its first step's and its last (WiSE-FT); the first step's travel with
+every checkpoint (`STAGE3_START_FILE`).
 """
 
 import logging
 import math
 import time
+from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import Trainer, TrainerCallback
 
@@ -45,6 +49,8 @@ STAGED_GROUPS = ("mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas")
 # LoRA adapters inside CLIP form one group per tower; CLIP itself trains in no stage.
 LORA_GROUPS = {"text_model": "text_lora", "vision_model": "vision_lora"}
 GROUPS = (*STAGED_GROUPS, "logit_scale", *LORA_GROUPS.values(), "clip")
+# In a checkpoint: the weights stage 3 trains, as they were at its first step (`stage3_interpolation`).
+STAGE3_START_FILE = "bap_stage3_start.safetensors"
 
 
 def stage_at_epoch(stage_epochs: list[int], epoch: int) -> int:
@@ -134,6 +140,36 @@ def unfreeze_all_stages(model: nn.Module) -> None:
     _set_trainable(base, lambda group: any(stage_trains(group, stage, base) for stage in (1, 2, 3)))
 
 
+def stage3_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The parameters stage 3 trains (MAT with its class offset, JAS, and the logit scale or LoRA adapters where
+    they train), by name, through any wrapper."""
+    base = unwrap(model)
+    return {
+        name: param
+        for group, params in parameter_groups(base).items()
+        if stage_trains(group, 3, base)
+        for name, param in params
+        if ".original_module." not in name
+    }
+
+
+@torch.no_grad()
+def interpolate_weights(model: nn.Module, start: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
+    """WiSE-FT (Wortsman et al., CVPR 2022) in place: each of `start`'s parameters becomes (1 - alpha) x its `start`
+    value + alpha x its present one. Returns the present (as-trained) values."""
+    params = stage3_parameters(model)
+    if set(start) != set(params):
+        raise ValueError(
+            f"stage 3's start weights name {sorted(set(start) ^ set(params))} that this model's stage 3 does not "
+            "train, or the reverse: the checkpoint was made with another model configuration"
+        )
+    trained = {name: param.detach().clone() for name, param in params.items()}
+    for name, param in params.items():
+        param.copy_(torch.lerp(start[name].to(param), param, alpha))
+    unwrap(model)._class_cache = None
+    return trained
+
+
 def set_training_modes(model: nn.Module) -> None:
     """Eval mode for the frozen CLIP inside a model in training mode (the Trainer puts every module in
     training mode at each step). LoRA adapters inside CLIP keep training mode, so that their dropout acts."""
@@ -203,6 +239,8 @@ class BAPCallback(TrainerCallback):
         self.synchronizations = 0
         self.realignment = None  # cosine to stage 2's class embeddings before and after `realign_class_path`
         self.stage_seconds: dict[int, float] = {}  # wall seconds spent in each stage (evaluations included)
+        self.stage3_start: dict[str, torch.Tensor] | None = None  # stage 3's weights at its first step
+        self.stage3_trained: dict[str, torch.Tensor] | None = None  # ... and at its last, once interpolated
         self._since = None
 
     def _stage_of_step(self, state, step: int) -> int:
@@ -239,6 +277,22 @@ class BAPCallback(TrainerCallback):
             optimizer.state.clear()  # no momentum carried from another stage's objective
         self.stage = stage
 
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        # After stage 3's last step and before its evaluation and checkpoint: both see the interpolated weights.
+        if self.stage == 3 and state.global_step >= state.max_steps and self.bap.stage3_interpolation < 1:
+            if self.stage3_start is None:
+                raise RuntimeError(
+                    f"stage3_interpolation={self.bap.stage3_interpolation}: stage 3's start weights are missing "
+                    f"(a run resumed from a checkpoint without {STAGE3_START_FILE})"
+                )
+            if self.stage3_trained is None:
+                self.stage3_trained = interpolate_weights(model, self.stage3_start, self.bap.stage3_interpolation)
+                logger.info(
+                    "BAP: stage 3's weights interpolated: %.2f x its last + %.2f x its first step's (WiSE-FT)",
+                    self.bap.stage3_interpolation,
+                    1 - self.bap.stage3_interpolation,
+                )
+
     def _synchronize(self, model) -> None:
         base = unwrap(model)
         targets = None
@@ -269,6 +323,8 @@ class BAPCallback(TrainerCallback):
         if offset:
             base.set_class_offset(targets)  # stage 3 starts with exactly stage 2's class embeddings
             logger.info("BAP: stage 3's class offset set: the classes are stage 2's at the switch")
+        if self.bap.stage3_interpolation < 1:
+            self.stage3_start = {name: p.detach().clone() for name, p in stage3_parameters(model).items()}
 
 
 class StageLR:
@@ -340,11 +396,20 @@ class BAPTrainer(Trainer):
         unfreeze_all_stages(self.model)
         return super().train(*args, **kwargs)
 
+    def _save_optimizer_and_scheduler(self, output_dir):
+        """Also stage 3's start weights, training state as the optimizer's is (`stage3_interpolation`)."""
+        super()._save_optimizer_and_scheduler(output_dir)
+        start = self.bap_callback.stage3_start
+        if start is not None and self.args.should_save:
+            save_file({n: t.contiguous() for n, t in start.items()}, str(Path(output_dir) / STAGE3_START_FILE))
+
     def _load_optimizer_and_scheduler(self, checkpoint):
         """Resuming: the checkpoint's schedule must be this run's (LambdaLR would silently take the saved one's
-        stages and rates while the callback switched stages on the new ones)."""
+        stages and rates while the callback switched stages on the new ones); stage 3's start weights come back."""
         planned = [dict(vars(f)) for f in self.lr_scheduler.lr_lambdas] if self.lr_scheduler is not None else None
         super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None and (Path(checkpoint) / STAGE3_START_FILE).is_file():
+            self.bap_callback.stage3_start = load_file(str(Path(checkpoint) / STAGE3_START_FILE))
         if checkpoint is not None and planned is not None:
             loaded = [dict(vars(f)) for f in self.lr_scheduler.lr_lambdas]
             if loaded != planned:

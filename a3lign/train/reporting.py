@@ -129,6 +129,13 @@ def write_metrics(path: Path, run: RunSummary) -> None:
         "epochs": run.epochs,
         "stage_seconds": run.stage_seconds,
         "stage3_realignment": run.stage3_realignment,
+        "stage3_as_trained": {
+            "uar": as_trained["uar"],
+            "war": as_trained["war"],
+            "per_class_recall": dict(zip(run.labels, as_trained["per_class_recall"])),
+        }
+        if (as_trained := run.stage3_as_trained)
+        else None,
         "dataset": run.dataset,
         "fold": run.fold,
         "stage_epochs": run.stage_epochs,

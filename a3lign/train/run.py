@@ -28,7 +28,7 @@ from ..data import (
 from ..data.descriptions import descriptions_for
 from .arguments import LORA_TOWERS, BAPArguments, ModelArguments, TrainingDataArguments
 from .balance import class_prior
-from .bap import STAGED_GROUPS, BAPTrainer, stage_at_epoch, unwrap
+from .bap import STAGED_GROUPS, BAPTrainer, stage3_parameters, stage_at_epoch, unwrap
 from .evaluation import evaluate_model, evaluate_zero_shot
 from .frame_cache import CachedViews, build_cached_split, frame_embeddings
 from .frame_statistics import evenly_spaced, set_frame_statistics_from
@@ -359,10 +359,8 @@ def evaluate_before_training(
     return zero_shot
 
 
-def train_stages(
-    trainer: BAPTrainer, metrics: RecallMetrics, model_args: ModelArguments, training_args: TrainingArguments
-):
-    """Train through the stages and evaluate the final weights; the final model (LoRA adapters merged)."""
+def train_stages(trainer: BAPTrainer, metrics: RecallMetrics, training_args: TrainingArguments) -> None:
+    """Train through the stages and evaluate the final weights."""
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     evaluated_last = any(
         "eval_uar" in e and e.get("step") == trainer.state.global_step for e in trainer.state.log_history
@@ -371,6 +369,10 @@ def train_stages(
         # The result is the final weights' evaluation, whatever the eval schedule, and also when the run
         # resumed from its last checkpoint (its history holds the evaluation, this process does not).
         trainer.evaluate()
+
+
+def final_weights(trainer: BAPTrainer, model_args: ModelArguments) -> A3lignModel:
+    """The trained model, LoRA adapters merged into CLIP."""
     return unwrap(trainer.model.merge_and_unload() if model_args.lora_r > 0 else trainer.model)
 
 
@@ -390,6 +392,41 @@ def evaluate_multi_view(
     multi_view["views"] = data_args.test_views
     logger.info("multi-view (%s): UAR %.2f  WAR %.2f", data_args.test_views, multi_view["uar"], multi_view["war"])
     return multi_view
+
+
+def evaluate_stage3_as_trained(
+    trainer: BAPTrainer, datasets: RunDatasets, training_args: TrainingArguments
+) -> dict | None:
+    """With `stage3_interpolation` under 1, stage 3's last weights as trained (before the interpolation) on the test
+    split, beside the final model's figures; on the first process; else None. Before LoRA adapters are merged: the
+    weights are named as in training."""
+    trained = trainer.bap_callback.stage3_trained
+    if trained is None or not trainer.is_world_process_zero():
+        return None
+    model = trainer.model
+    params = stage3_parameters(model)
+    final = {name: param.detach().clone() for name, param in params.items()}
+    with torch.no_grad():
+        for name, param in params.items():
+            param.copy_(trained[name])
+    unwrap(model)._class_cache = None
+    try:
+        as_trained = evaluate_model(
+            model,
+            datasets.test,
+            training_args.per_device_eval_batch_size,
+            training_args.dataloader_num_workers,
+            precision=training_precision(training_args),
+        )
+    finally:
+        with torch.no_grad():
+            for name, param in params.items():
+                param.copy_(final[name])
+        unwrap(model)._class_cache = None
+    logger.info(
+        "stage 3 as trained (before the interpolation): UAR %.2f  WAR %.2f", as_trained["uar"], as_trained["war"]
+    )
+    return as_trained
 
 
 def summarise(
@@ -412,6 +449,7 @@ def summarise(
     zero_shot: dict | None,
     multi_view: dict | None,
     failures: DecodeFailures,
+    stage3_as_trained: dict | None,
 ) -> RunSummary:
     """The run's summary: data, schedule and set-up, and its figures (final, multi-view, zero-shot, per stage,
     best epoch, per epoch)."""
@@ -456,6 +494,7 @@ def summarise(
         },
         stage_seconds=dict(trainer.bap_callback.stage_seconds),
         stage3_realignment=trainer.bap_callback.realignment,
+        stage3_as_trained=stage3_as_trained,
         bap=asdict(bap_args),
     )
 
@@ -508,7 +547,9 @@ def run_bap(
         model, processor, datasets, train_labels, prior, metrics, data_args, bap_args, training_args
     )
     zero_shot = evaluate_before_training(model, trainer, datasets, training_args)
-    final_model = train_stages(trainer, metrics, model_args, training_args)
+    train_stages(trainer, metrics, training_args)
+    stage3_as_trained = evaluate_stage3_as_trained(trainer, datasets, training_args)
+    final_model = final_weights(trainer, model_args)
     history = epoch_history(trainer.state.log_history)
     multi_view = evaluate_multi_view(final_model, trainer, datasets, data_args, training_args)
     summary = summarise(
@@ -530,6 +571,7 @@ def run_bap(
         zero_shot=zero_shot,
         multi_view=multi_view,
         failures=failures,
+        stage3_as_trained=stage3_as_trained,
     )
     if trainer.is_world_process_zero():
         write_run_folder(output_dir, final_model, processor, summary, history)

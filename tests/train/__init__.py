@@ -35,6 +35,7 @@ def run_summary(**overrides) -> RunSummary:
         "epochs": {},
         "stage_seconds": {},
         "stage3_realignment": None,
+        "stage3_as_trained": None,
         "bap": {},
     }
     return RunSummary(**(fields | overrides))

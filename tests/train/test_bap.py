@@ -11,6 +11,7 @@ from a3lign import A3lignModel
 from a3lign.train.arguments import DEFAULT_LEARNING_RATES, A3lignTrainingArguments, BAPArguments
 from a3lign.train.bap import (
     BAP_STAGE_GROUPS,
+    STAGE3_START_FILE,
     STAGED_GROUPS,
     BAPCallback,
     BAPTrainer,
@@ -18,6 +19,7 @@ from a3lign.train.bap import (
     apply_stage,
     parameter_groups,
     realign_class_path,
+    stage3_parameters,
     stage_at_epoch,
     unfreeze_all_stages,
 )
@@ -219,6 +221,56 @@ def test_resume_from_every_epoch_boundary_ends_identical(tester, tmp_path, bap):
             assert torch.equal(value, reference[name]), f"resumed from step {step}: {name}"
 
 
+def test_stage3_interpolation_ends_between_stage_3s_first_and_last_weights(tester, tmp_path, bap):
+    """--stage3_interpolation 0.25: after stage 3's last step, each weight stage 3 trains is 0.75 x its value at stage
+    3's first step (after the synchronization) + 0.25 x its trained one; training itself is the plain run's, and
+    nothing stage 3 does not train is touched."""
+    plain = make_trainer(tester, tmp_path / "plain", bap, save_strategy="no")
+    plain.train()
+    trainer = make_trainer(tester, tmp_path / "wise", dataclasses.replace(bap, stage3_interpolation=0.25))
+    snapshots = Snapshots()
+    trainer.add_callback(snapshots)
+    trainer.train()
+    callback = trainer.bap_callback
+    params = stage3_parameters(trainer.model)
+    assert {n.split(".")[0] for n in params} == {"mat", "jas"}
+    assert set(callback.stage3_start) == set(callback.stage3_trained) == set(params)
+    plain_weights = dict(plain.model.named_parameters())
+    for name, param in params.items():
+        start, trained = callback.stage3_start[name], callback.stage3_trained[name]
+        group, _, key = name.partition(".")
+        assert torch.equal(start, snapshots.starts[3][group][key]), name  # stage 3's first step
+        assert torch.equal(trained, plain_weights[name]), name  # as the plain run trained it
+        torch.testing.assert_close(param, 0.75 * start + 0.25 * trained)
+    assert any(not torch.equal(callback.stage3_start[n], callback.stage3_trained[n]) for n in params)
+    for name, param in trainer.model.named_parameters():
+        if name not in params:
+            assert torch.equal(param, plain_weights[name]), name
+    # The last checkpoint holds the interpolated weights and the start they came from.
+    last = tmp_path / "wise" / "checkpoint-12"
+    assert (last / STAGE3_START_FILE).is_file()
+
+
+def test_a_run_resumed_inside_stage_3_interpolates_as_the_uninterrupted_one(tester, tmp_path, bap):
+    """Stage 3's start weights travel with each checkpoint: resumed inside stage 3 (step 9 of 12), the run ends
+    with the uninterrupted run's weights; a checkpoint without them is refused by name, not interpolated wrongly."""
+    bap = dataclasses.replace(bap, stage_epochs=[1, 1, 2], stage3_interpolation=0.5)
+    full = make_trainer(tester, tmp_path / "full", bap)
+    full.train()
+    reference = {k: v.clone() for k, v in full.model.state_dict().items()}
+    checkpoint = tmp_path / "full" / "checkpoint-9"
+    assert stage_at_epoch(bap.stage_epochs, 2) == 3 and (checkpoint / STAGE3_START_FILE).is_file()
+    resumed = make_trainer(tester, tmp_path / "resumed", bap, init_seed=123)
+    resumed.train(resume_from_checkpoint=str(checkpoint))
+    assert resumed.bap_callback.synchronizations == 0
+    for name, value in resumed.model.state_dict().items():
+        assert torch.equal(value, reference[name]), name
+    (checkpoint / STAGE3_START_FILE).unlink()
+    again = make_trainer(tester, tmp_path / "again", bap)
+    with pytest.raises(RuntimeError, match=STAGE3_START_FILE):
+        again.train(resume_from_checkpoint=str(checkpoint))
+
+
 def test_stage_lr_schedule():
     lr = StageLR(peaks=[1.0, 0.0, 0.5], stage_epochs=[2, 1, 2], steps_per_epoch=10, warmup_ratio=0.1)
     assert lr(0) == pytest.approx(0.5)  # warm-up: step 1 of 2
@@ -242,10 +294,12 @@ def test_stage_lr_schedule():
         dict(stage_epochs=[0, 0, 0]),
         dict(mat_learning_rate=-1.0),
         dict(jas_frozen_ratio=1.0),
+        dict(stage3_interpolation=1.5),
+        dict(stage3_interpolation=-0.1),
     ],
 )
 def test_invalid_schedules(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
         BAPArguments(**kwargs)
 
 

@@ -434,6 +434,34 @@ def test_a_run_that_resumes_from_its_last_checkpoint_still_writes_its_results(tm
     assert json.loads((out / "metrics.json").read_text())["stage_epochs"] == [1, 0, 0]
 
 
+def test_an_interpolated_run_reports_stage_3_as_trained_beside_its_final_figures(tmp_path, synthetic, clip_dir):
+    """--stage3_interpolation 0.5: metrics.json's `stage3_as_trained` is the plain run's final evaluation (the same
+    training, not interpolated), its `uar` the interpolated model's, which is the saved one."""
+    flags = [
+        *common_flags(synthetic, clip_dir),
+        "--stage_epochs",
+        "1",
+        "1",
+        "2",
+        "--per_device_train_batch_size",
+        "7",
+        "--save_strategy",
+        "no",
+        "--test_views",
+        "1x1",
+    ]
+    train_cli([*flags, "--output_dir", str(tmp_path / "plain")])
+    train_cli([*flags, "--output_dir", str(tmp_path / "wise"), "--stage3_interpolation", "0.5"])
+    plain, wise = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("plain", "wise"))
+    assert plain["stage3_as_trained"] is None
+    assert wise["stage3_as_trained"]["uar"] == pytest.approx(plain["uar"])
+    assert wise["stage3_as_trained"]["per_class_recall"] == pytest.approx(plain["per_class_recall"], nan_ok=True)
+    plain_model, wise_model = (A3lignModel.from_pretrained(tmp_path / run) for run in ("plain", "wise"))
+    assert not torch.equal(plain_model.mat.tokens, wise_model.mat.tokens)  # the folder holds the interpolated MAT
+    untouched = plain_model.video_dynamic_encoder.state_dict()  # stage 3 does not train it
+    assert all(torch.equal(v, untouched[k]) for k, v in wise_model.video_dynamic_encoder.state_dict().items())
+
+
 def test_an_unwritable_output_dir_fails_before_any_work(tmp_path, synthetic, clip_dir, monkeypatch):
     (tmp_path / "a_file").write_text("")
     import a3lign.train.run as run

@@ -53,6 +53,7 @@ def test_the_summary_round_trips_through_json_and_refuses_a_missing_field():
         "epochs",
         "stage_seconds",
         "stage3_realignment",
+        "stage3_as_trained",
         "bap",
     ]
     assert RunSummary.from_dict(json.loads(json.dumps(data))) == summary
