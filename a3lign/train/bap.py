@@ -252,6 +252,8 @@ class BAPCallback(TrainerCallback):
         self.stage = self._stage_of_step(state, state.global_step - 1) if state.global_step else None
         if self.stage is not None:
             apply_stage(model, self.stage)
+        if self.stage == 3:
+            self._require_stage3_start()  # now, not after the rest of stage 3 has trained
         logger.info("BAP: %s at step %d", "resumed" if state.global_step else "starting", state.global_step)
         self._since = time.perf_counter()
 
@@ -280,11 +282,7 @@ class BAPCallback(TrainerCallback):
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         # After stage 3's last step and before its evaluation and checkpoint: both see the interpolated weights.
         if self.stage == 3 and state.global_step >= state.max_steps and self.bap.stage3_interpolation < 1:
-            if self.stage3_start is None:
-                raise RuntimeError(
-                    f"stage3_interpolation={self.bap.stage3_interpolation}: stage 3's start weights are missing "
-                    f"(a run resumed from a checkpoint without {STAGE3_START_FILE})"
-                )
+            self._require_stage3_start()
             if self.stage3_trained is None:
                 self.stage3_trained = interpolate_weights(model, self.stage3_start, self.bap.stage3_interpolation)
                 logger.info(
@@ -292,6 +290,14 @@ class BAPCallback(TrainerCallback):
                     self.bap.stage3_interpolation,
                     1 - self.bap.stage3_interpolation,
                 )
+
+    def _require_stage3_start(self) -> None:
+        if self.bap.stage3_interpolation < 1 and self.stage3_start is None:
+            raise RuntimeError(
+                f"stage3_interpolation={self.bap.stage3_interpolation}: stage 3's start weights are missing (a run "
+                f"resumed inside stage 3 from a checkpoint without {STAGE3_START_FILE}): resume from a checkpoint "
+                "that has it, or with --stage3_interpolation 1"
+            )
 
     def _synchronize(self, model) -> None:
         base = unwrap(model)

@@ -267,8 +267,11 @@ def test_a_run_resumed_inside_stage_3_interpolates_as_the_uninterrupted_one(test
         assert torch.equal(value, reference[name]), name
     (checkpoint / STAGE3_START_FILE).unlink()
     again = make_trainer(tester, tmp_path / "again", bap)
+    stepped = []
+    again.add_callback(type("Steps", (TrainerCallback,), {"on_step_end": lambda self, *a, **k: stepped.append(1)})())
     with pytest.raises(RuntimeError, match=STAGE3_START_FILE):
         again.train(resume_from_checkpoint=str(checkpoint))
+    assert not stepped  # refused before a step is spent
 
 
 def test_stage_lr_schedule():
