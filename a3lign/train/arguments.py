@@ -210,11 +210,19 @@ class BAPArguments:
         },
     )
     stage3_realign_learning_rate: float = field(default=1e-2, metadata={"help": "Learning rate of those steps."})
+    stage3_swa: bool = field(
+        default=False,
+        metadata={
+            "help": "SWA (Izmailov et al., UAI 2018) over stage 3: the weights it trains end as the mean of their "
+            "values at the end of each of its epochs in which the JAS trains (after --jas_frozen_ratio)."
+        },
+    )
     stage3_interpolation: float = field(
         default=1.0,
         metadata={
             "help": "WiSE-FT (Wortsman et al., CVPR 2022) across stage 3: after its last step, the weights stage 3 "
-            "trains become (1 - a) x their value at its first step + a x their last (1: stage 3's last, as trained)."
+            "trains become (1 - a) x their value at its first step + a x their last (or SWA's mean with "
+            "--stage3_swa; 1: that, unchanged)."
         },
     )
 

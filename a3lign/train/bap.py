@@ -18,9 +18,9 @@ optimizer nor its weight decay touches them.
 Learning rates (the paper is silent): one peak rate for the MAT and one for the dynamic encoders and the JAS
 (`BAPArguments.learning_rates`), a linear warm-up over `stage_warmup_ratio` of each stage and a cosine
 decay to zero within it; in stage 3 the JAS starts after `jas_frozen_ratio` of the stage (the MAT first).
-Optimizer state (momentum) is reset at each stage start. With `stage3_interpolation` under 1, stage 3's
-weights end as a point between its first step's and its last (WiSE-FT); the first step's travel with
-every checkpoint (`STAGE3_START_FILE`).
+Optimizer state (momentum) is reset at each stage start. Stage 3's weights can end averaged over its epochs in
+which the JAS trains (`stage3_swa`) and/or as a point between its first step's and that (`stage3_interpolation`,
+WiSE-FT); what they need travels with every checkpoint (`STAGE3_WEIGHTS_FILE`).
 """
 
 import logging
@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import Trainer, TrainerCallback
@@ -49,8 +50,9 @@ STAGED_GROUPS = ("mat", "text_dynamic_encoder", "video_dynamic_encoder", "jas")
 # LoRA adapters inside CLIP form one group per tower; CLIP itself trains in no stage.
 LORA_GROUPS = {"text_model": "text_lora", "vision_model": "vision_lora"}
 GROUPS = (*STAGED_GROUPS, "logit_scale", *LORA_GROUPS.values(), "clip")
-# In a checkpoint: the weights stage 3 trains, as they were at its first step (`stage3_interpolation`).
-STAGE3_START_FILE = "bap_stage3_start.safetensors"
+# In a checkpoint: the weights stage 3 trains, as they were at its first step (`stage3_interpolation`, keys
+# "start.<name>") and their mean so far over its epochs in which the JAS trains (`stage3_swa`, "average.<name>").
+STAGE3_WEIGHTS_FILE = "bap_stage3_weights.safetensors"
 
 
 def stage_at_epoch(stage_epochs: list[int], epoch: int) -> int:
@@ -153,21 +155,45 @@ def stage3_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
     }
 
 
-@torch.no_grad()
-def interpolate_weights(model: nn.Module, start: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
-    """WiSE-FT (Wortsman et al., CVPR 2022) in place: each of `start`'s parameters becomes (1 - alpha) x its `start`
-    value + alpha x its present one. Returns the present (as-trained) values."""
+def _matching_parameters(model: nn.Module, weights: dict[str, torch.Tensor], what: str) -> dict[str, nn.Parameter]:
     params = stage3_parameters(model)
-    if set(start) != set(params):
+    if set(weights) != set(params):
         raise ValueError(
-            f"stage 3's start weights name {sorted(set(start) ^ set(params))} that this model's stage 3 does not "
+            f"stage 3's {what} weights name {sorted(set(weights) ^ set(params))} that this model's stage 3 does not "
             "train, or the reverse: the checkpoint was made with another model configuration"
         )
-    trained = {name: param.detach().clone() for name, param in params.items()}
-    for name, param in params.items():
+    return params
+
+
+@torch.no_grad()
+def interpolate_weights(model: nn.Module, start: dict[str, torch.Tensor], alpha: float) -> None:
+    """WiSE-FT (Wortsman et al., CVPR 2022) in place: each of `start`'s parameters becomes (1 - alpha) x its `start`
+    value + alpha x its present one."""
+    for name, param in _matching_parameters(model, start, "start").items():
         param.copy_(torch.lerp(start[name].to(param), param, alpha))
     unwrap(model)._class_cache = None
-    return trained
+
+
+@torch.no_grad()
+def accumulate_average(
+    model: nn.Module, average: dict[str, torch.Tensor] | None, count: int
+) -> dict[str, torch.Tensor]:
+    """SWA's running mean (Izmailov et al., UAI 2018): `average` of `count` snapshots, updated with the present
+    weights stage 3 trains (in float32; the first snapshot when `average` is None)."""
+    params = stage3_parameters(model) if average is None else _matching_parameters(model, average, "averaged")
+    if average is None:
+        return {name: param.detach().float().clone() for name, param in params.items()}
+    for name, param in params.items():
+        average[name] += (param.detach().float() - average[name]) / (count + 1)
+    return average
+
+
+@torch.no_grad()
+def load_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Copy `weights` into the parameters stage 3 trains."""
+    for name, param in _matching_parameters(model, weights, "averaged").items():
+        param.copy_(weights[name])
+    unwrap(model)._class_cache = None
 
 
 def set_training_modes(model: nn.Module) -> None:
@@ -240,7 +266,9 @@ class BAPCallback(TrainerCallback):
         self.realignment = None  # cosine to stage 2's class embeddings before and after `realign_class_path`
         self.stage_seconds: dict[int, float] = {}  # wall seconds spent in each stage (evaluations included)
         self.stage3_start: dict[str, torch.Tensor] | None = None  # stage 3's weights at its first step
-        self.stage3_trained: dict[str, torch.Tensor] | None = None  # ... and at its last, once interpolated
+        self.stage3_average: dict[str, torch.Tensor] | None = None  # their mean over epochs the JAS trained in
+        self.stage3_averaged_epochs = 0  # ... over how many
+        self.stage3_trained: dict[str, torch.Tensor] | None = None  # its last step's, once averaged or interpolated
         self._since = None
 
     def _stage_of_step(self, state, step: int) -> int:
@@ -253,7 +281,7 @@ class BAPCallback(TrainerCallback):
         if self.stage is not None:
             apply_stage(model, self.stage)
         if self.stage == 3:
-            self._require_stage3_start()  # now, not after the rest of stage 3 has trained
+            self._require_stage3_weights(state)  # now, not after the rest of stage 3 has trained
         logger.info("BAP: %s at step %d", "resumed" if state.global_step else "starting", state.global_step)
         self._since = time.perf_counter()
 
@@ -279,24 +307,44 @@ class BAPCallback(TrainerCallback):
             optimizer.state.clear()  # no momentum carried from another stage's objective
         self.stage = stage
 
-    def on_epoch_end(self, args, state, control, model=None, **kwargs):
-        # After stage 3's last step and before its evaluation and checkpoint: both see the interpolated weights.
-        if self.stage == 3 and state.global_step >= state.max_steps and self.bap.stage3_interpolation < 1:
-            self._require_stage3_start()
-            if self.stage3_trained is None:
-                self.stage3_trained = interpolate_weights(model, self.stage3_start, self.bap.stage3_interpolation)
-                logger.info(
-                    "BAP: stage 3's weights interpolated: %.2f x its last + %.2f x its first step's (WiSE-FT)",
-                    self.bap.stage3_interpolation,
-                    1 - self.bap.stage3_interpolation,
-                )
+    def _jas_trained_in_epoch(self, state) -> bool:
+        """Whether the epoch that just ended held a step of stage 3 in which the JAS trains (past its frozen part)."""
+        epoch_steps = steps_per_epoch(state.max_steps, self.bap.stage_epochs)
+        first, last = (e * epoch_steps for e in stage_bounds(self.bap.stage_epochs, 3))
+        return state.global_step > first + round(self.bap.jas_frozen_ratio * (last - first))
 
-    def _require_stage3_start(self) -> None:
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        # Before the epoch's evaluation and checkpoint: after stage 3's last step both see the final weights.
+        if self.stage != 3 or self.stage3_trained is not None:
+            return
+        if self.bap.stage3_swa and self._jas_trained_in_epoch(state):
+            self.stage3_average = accumulate_average(model, self.stage3_average, self.stage3_averaged_epochs)
+            self.stage3_averaged_epochs += 1
+        if state.global_step < state.max_steps or not (self.bap.stage3_swa or self.bap.stage3_interpolation < 1):
+            return
+        self.stage3_trained = {name: p.detach().clone() for name, p in stage3_parameters(model).items()}
+        if self.bap.stage3_swa:
+            load_weights(model, self.stage3_average)
+            logger.info("BAP: stage 3's weights averaged over its last %d epochs (SWA)", self.stage3_averaged_epochs)
+        if self.bap.stage3_interpolation < 1:
+            interpolate_weights(model, self.stage3_start, self.bap.stage3_interpolation)
+            logger.info(
+                "BAP: stage 3's weights interpolated: %.2f x its end + %.2f x its first step's (WiSE-FT)",
+                self.bap.stage3_interpolation,
+                1 - self.bap.stage3_interpolation,
+            )
+
+    def _require_stage3_weights(self, state) -> None:
+        """A run resumed inside stage 3 needs the start weights (interpolation) and the mean so far (SWA)."""
+        missing = []
         if self.bap.stage3_interpolation < 1 and self.stage3_start is None:
+            missing.append(f"its start weights (--stage3_interpolation {self.bap.stage3_interpolation})")
+        if self.bap.stage3_swa and self._jas_trained_in_epoch(state) and self.stage3_average is None:
+            missing.append("its weights' mean so far (--stage3_swa)")
+        if missing:
             raise RuntimeError(
-                f"stage3_interpolation={self.bap.stage3_interpolation}: stage 3's start weights are missing (a run "
-                f"resumed inside stage 3 from a checkpoint without {STAGE3_START_FILE}): resume from a checkpoint "
-                "that has it, or with --stage3_interpolation 1"
+                f"resumed inside stage 3 from a checkpoint without {STAGE3_WEIGHTS_FILE}: stage 3's "
+                f"{' and '.join(missing)} are missing; resume from a checkpoint that has them, or without the options"
             )
 
     def _synchronize(self, model) -> None:
@@ -403,19 +451,30 @@ class BAPTrainer(Trainer):
         return super().train(*args, **kwargs)
 
     def _save_optimizer_and_scheduler(self, output_dir):
-        """Also stage 3's start weights, training state as the optimizer's is (`stage3_interpolation`)."""
+        """Also stage 3's start and averaged weights, training state as the optimizer's is."""
         super()._save_optimizer_and_scheduler(output_dir)
-        start = self.bap_callback.stage3_start
-        if start is not None and self.args.should_save:
-            save_file({n: t.contiguous() for n, t in start.items()}, str(Path(output_dir) / STAGE3_START_FILE))
+        callback = self.bap_callback
+        tensors = {
+            f"{kind}.{name}": tensor.contiguous()
+            for kind, weights in (("start", callback.stage3_start), ("average", callback.stage3_average))
+            for name, tensor in (weights or {}).items()
+        }
+        if tensors and self.args.should_save:
+            metadata = {"averaged_epochs": str(callback.stage3_averaged_epochs)}
+            save_file(tensors, str(Path(output_dir) / STAGE3_WEIGHTS_FILE), metadata=metadata)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         """Resuming: the checkpoint's schedule must be this run's (LambdaLR would silently take the saved one's
         stages and rates while the callback switched stages on the new ones); stage 3's start weights come back."""
         planned = [dict(vars(f)) for f in self.lr_scheduler.lr_lambdas] if self.lr_scheduler is not None else None
         super()._load_optimizer_and_scheduler(checkpoint)
-        if checkpoint is not None and (Path(checkpoint) / STAGE3_START_FILE).is_file():
-            self.bap_callback.stage3_start = load_file(str(Path(checkpoint) / STAGE3_START_FILE))
+        if checkpoint is not None and (path := Path(checkpoint) / STAGE3_WEIGHTS_FILE).is_file():
+            tensors, callback = load_file(str(path)), self.bap_callback
+            with safe_open(str(path), "pt") as handle:
+                callback.stage3_averaged_epochs = int(handle.metadata()["averaged_epochs"])
+            for kind in ("start", "average"):
+                weights = {n.partition(".")[2]: t for n, t in tensors.items() if n.partition(".")[0] == kind}
+                setattr(callback, f"stage3_{kind}", weights or None)
         if checkpoint is not None and planned is not None:
             loaded = [dict(vars(f)) for f in self.lr_scheduler.lr_lambdas]
             if loaded != planned:

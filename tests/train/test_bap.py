@@ -11,7 +11,7 @@ from a3lign import A3lignModel
 from a3lign.train.arguments import DEFAULT_LEARNING_RATES, A3lignTrainingArguments, BAPArguments
 from a3lign.train.bap import (
     BAP_STAGE_GROUPS,
-    STAGE3_START_FILE,
+    STAGE3_WEIGHTS_FILE,
     STAGED_GROUPS,
     BAPCallback,
     BAPTrainer,
@@ -248,28 +248,55 @@ def test_stage3_interpolation_ends_between_stage_3s_first_and_last_weights(teste
             assert torch.equal(param, plain_weights[name]), name
     # The last checkpoint holds the interpolated weights and the start they came from.
     last = tmp_path / "wise" / "checkpoint-12"
-    assert (last / STAGE3_START_FILE).is_file()
+    assert (last / STAGE3_WEIGHTS_FILE).is_file()
 
 
-def test_a_run_resumed_inside_stage_3_interpolates_as_the_uninterrupted_one(tester, tmp_path, bap):
-    """Stage 3's start weights travel with each checkpoint: resumed inside stage 3 (step 9 of 12), the run ends
-    with the uninterrupted run's weights; a checkpoint without them is refused by name, not interpolated wrongly."""
-    bap = dataclasses.replace(bap, stage_epochs=[1, 1, 2], stage3_interpolation=0.5)
+def test_stage3_swa_ends_at_the_mean_of_the_epochs_in_which_the_jas_trains(tester, tmp_path, bap):
+    """--stage3_swa: stage 3 of 3 epochs, the JAS frozen for its first 40% (steps 9-12 of 9-18): the weights stage 3
+    trains end as the mean of their values at the end of its 2nd and 3rd epochs; the run's training is the plain
+    run's, and `stage3_trained` its last step's weights."""
+    bap = dataclasses.replace(bap, stage_epochs=[1, 2, 3], jas_frozen_ratio=0.4)
+    plain = make_trainer(tester, tmp_path / "plain", bap, save_strategy="no")
+    snapshots = Snapshots()
+    plain.add_callback(snapshots)
+    plain.train()
+    swa = make_trainer(tester, tmp_path / "swa", dataclasses.replace(bap, stage3_swa=True), save_strategy="no")
+    swa.train()
+    assert swa.bap_callback.stage3_averaged_epochs == 2
+    params = stage3_parameters(swa.model)
+    plain_weights = dict(plain.model.named_parameters())
+    for name, param in params.items():
+        group, _, key = name.partition(".")
+        second, third = snapshots.epochs[4][group][key], snapshots.epochs[5][group][key]
+        assert not torch.equal(second, third), name
+        assert torch.equal(swa.bap_callback.stage3_trained[name], third)
+        torch.testing.assert_close(param, (second + third) / 2)
+    for name, param in swa.model.named_parameters():
+        if name not in params:
+            assert torch.equal(param, plain_weights[name]), name
+
+
+def test_a_run_resumed_inside_stage_3_averages_and_interpolates_as_the_uninterrupted_one(tester, tmp_path, bap):
+    """Stage 3's start weights and its running mean travel with each checkpoint: resumed inside stage 3 (step 12 of
+    15, after an averaged epoch), the run ends with the uninterrupted run's weights; a checkpoint without them is
+    refused by name before a step is spent, not averaged or interpolated wrongly."""
+    bap = dataclasses.replace(bap, stage_epochs=[1, 1, 3], stage3_interpolation=0.5, stage3_swa=True)
     full = make_trainer(tester, tmp_path / "full", bap)
     full.train()
+    assert full.bap_callback.stage3_averaged_epochs == 2  # the JAS frozen for steps 6-9: epochs ending at 12, 15
     reference = {k: v.clone() for k, v in full.model.state_dict().items()}
-    checkpoint = tmp_path / "full" / "checkpoint-9"
-    assert stage_at_epoch(bap.stage_epochs, 2) == 3 and (checkpoint / STAGE3_START_FILE).is_file()
+    checkpoint = tmp_path / "full" / "checkpoint-12"
+    assert stage_at_epoch(bap.stage_epochs, 3) == 3 and (checkpoint / STAGE3_WEIGHTS_FILE).is_file()
     resumed = make_trainer(tester, tmp_path / "resumed", bap, init_seed=123)
     resumed.train(resume_from_checkpoint=str(checkpoint))
-    assert resumed.bap_callback.synchronizations == 0
+    assert resumed.bap_callback.synchronizations == 0 and resumed.bap_callback.stage3_averaged_epochs == 2
     for name, value in resumed.model.state_dict().items():
         assert torch.equal(value, reference[name]), name
-    (checkpoint / STAGE3_START_FILE).unlink()
+    (checkpoint / STAGE3_WEIGHTS_FILE).unlink()
     again = make_trainer(tester, tmp_path / "again", bap)
     stepped = []
     again.add_callback(type("Steps", (TrainerCallback,), {"on_step_end": lambda self, *a, **k: stepped.append(1)})())
-    with pytest.raises(RuntimeError, match=STAGE3_START_FILE):
+    with pytest.raises(RuntimeError, match=f"{STAGE3_WEIGHTS_FILE}.*start weights.*mean so far"):
         again.train(resume_from_checkpoint=str(checkpoint))
     assert not stepped  # refused before a step is spent
 
