@@ -397,9 +397,9 @@ def evaluate_multi_view(
 def evaluate_stage3_as_trained(
     trainer: BAPTrainer, datasets: RunDatasets, training_args: TrainingArguments
 ) -> dict | None:
-    """With `stage3_interpolation` under 1, stage 3's last weights as trained (before the interpolation) on the test
-    split, beside the final model's figures; on the first process; else None. Before LoRA adapters are merged: the
-    weights are named as in training."""
+    """With `stage3_swa` or `stage3_interpolation` under 1, stage 3's last weights as trained (before either) on the
+    test split, beside the final model's figures; on the first process; else None. Before LoRA adapters are merged:
+    the weights are named as in training."""
     trained = trainer.bap_callback.stage3_trained
     if trained is None or not trainer.is_world_process_zero():
         return None
@@ -424,7 +424,7 @@ def evaluate_stage3_as_trained(
                 param.copy_(final[name])
         unwrap(model)._class_cache = None
     logger.info(
-        "stage 3 as trained (before the interpolation): UAR %.2f  WAR %.2f", as_trained["uar"], as_trained["war"]
+        "stage 3 as trained (before SWA or interpolation): UAR %.2f  WAR %.2f", as_trained["uar"], as_trained["war"]
     )
     return as_trained
 

@@ -54,8 +54,8 @@ class RunSummary:
         stage_seconds: wall-clock seconds spent in each stage (evaluations included), `{stage: seconds}`.
         stage3_realignment: the cosine of the MAT's class path to stage 2's class embeddings before and after
             the re-alignment at the switch to stage 3, `(before, after)`; None where it did not run.
-        stage3_as_trained: with `stage3_interpolation` under 1, stage 3's last weights before the interpolation on
-            the test split (`uar`, `war`, `per_class_recall`, ...), beside `final` (after it); else None.
+        stage3_as_trained: with `stage3_swa` or `stage3_interpolation` under 1, stage 3's last weights before either,
+            on the test split (`uar`, `war`, `per_class_recall`, ...), beside `final` (after them); else None.
         bap: every BAP argument of the run (`BAPArguments` as a dict).
     """
 
